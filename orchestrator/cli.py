@@ -1,0 +1,192 @@
+"""The `diemcau` command. Every command creates or migrates the database of its data folder itself."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from .core import create_core_app, ensure_database
+
+
+def _app() -> Flask:
+    app = create_core_app()
+    ensure_database(app)
+    return app
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
+def main(verbose: bool) -> None:
+    """Điểm Cầu: conferences, recordings, transcription and publishing."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest revision."""
+    _app()
+    click.echo("database is up to date")
+
+
+@main.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "technician", "editor", "speaker"]), default="speaker")
+@click.option("--name", "display_name", default="")
+@click.option("--password", default=None, help="Omit to be prompted (or to generate one with --generate).")
+@click.option("--generate", is_flag=True, help="Generate a random password and print it.")
+def users_create(username: str, role: str, display_name: str, password: str | None, generate: bool) -> None:
+    """Create a user (or reset its password and role if it exists)."""
+    from .accounts import upsert_user
+
+    if password is None:
+        password = secrets.token_urlsafe(12) if generate else click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True)
+    with _app().app_context():
+        user, created = upsert_user(username, password, role=role, display_name=display_name)
+        click.echo(f"{'created' if created else 'updated'} {user.username} ({user.role})")
+        if generate:
+            click.echo(f"password: {password}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", default=None)
+@click.option("--language", default="vi", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the outputs (default: a folder under the data folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line.")
+def process(file: Path, title: str | None, language: str, out_dir: Path | None, as_json: bool) -> None:
+    """Run probe → transcode → transcribe for FILE in this process (no Redis needed)."""
+    from media import MediaError
+    from .pipeline import ingest_file, run_stage
+
+    app = _app()
+    with app.app_context():
+        t0 = time.perf_counter()
+        try:
+            recording = ingest_file(file, original_filename=file.name, title=title, language=language)
+        except MediaError as exc:
+            raise click.ClickException(f"{file}: {exc.code}: {exc.detail}") from None
+        timings = {"probe": round(time.perf_counter() - t0, 3)}
+        out = (out_dir or app.extensions["diemcau.settings"].data_dir / "out" / f"rec{recording.id}").resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for stage in ("transcode", "transcribe"):
+            t = time.perf_counter()
+            run = run_stage(recording.id, stage, out_dir=out, enqueue=False)
+            timings[stage] = round(time.perf_counter() - t, 3)
+            if run.status == "failed":
+                raise click.ClickException(f"{stage} failed: {run.error_code}: {run.error_detail}")
+            results[stage] = run.result or {}
+        timings["total"] = round(time.perf_counter() - t0, 3)
+        media_dir = Path(results["transcode"]["local_dir"])
+        tr = results["transcribe"]
+        summary = {
+            "recording_id": recording.id,
+            "duration_s": recording.duration_s,
+            "renditions": [{**r, "playlist": str(media_dir / r["playlist"])} for r in results["transcode"]["renditions"]],
+            "master_playlist": str(media_dir / results["transcode"]["master_playlist"]),
+            "mp4": str(media_dir / results["transcode"]["mp4"]) if results["transcode"].get("mp4") else None,
+            "audio": str(media_dir / results["transcode"]["audio"]) if results["transcode"].get("audio") else None,
+            "poster": str(media_dir / results["transcode"]["poster"]) if results["transcode"].get("poster") else None,
+            "subtitles_vtt": tr.get("vtt"),
+            "subtitles_srt": tr.get("srt"),
+            "transcript_text": tr.get("text", ""),
+            "language": language,
+            "timings_s": timings,
+            "realtime_factor": round((recording.duration_s or 0) / timings["total"], 3) if timings["total"] else None,
+        }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        click.echo(f"master playlist: {summary['master_playlist']}")
+        click.echo(f"subtitles: {summary['subtitles_vtt']}")
+        click.echo(f"timings: {timings}")
+
+
+@main.command()
+@click.argument("queues", nargs=-1)
+@click.option("--in-process", is_flag=True,
+              help="Run jobs in the worker process (keeps the Whisper model loaded between jobs).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: tuple[str, ...], in_process: bool, burst: bool) -> None:
+    """Run an RQ worker for QUEUES (default: all)."""
+    from rq import SimpleWorker, Worker
+
+    from .core import redis_connection
+
+    app = _app()
+    with app.app_context():
+        names = list(queues or app.extensions["diemcau.settings"].queues)
+        conn = redis_connection()
+        cls = SimpleWorker if in_process else Worker
+        w = cls(names, connection=conn)
+    # Forking workers create their app per job in the work horse (no DB connection shared across fork).
+    w.work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between reconciler passes.")
+@click.option("--once", is_flag=True)
+def scheduler(interval: float, once: bool) -> None:
+    """Periodic duties: re-enqueue work a crash left half-done."""
+    from .db import db as database
+    from .reconcile import reconcile
+
+    app = _app()
+    log = logging.getLogger("diemcau.scheduler")
+    while True:
+        with app.app_context():
+            try:
+                outcome = reconcile()
+                if outcome["requeued"]:
+                    log.info("reconciler re-enqueued stages %s", outcome["requeued"])
+            except Exception:  # keep the scheduler alive through a Redis/DB blip
+                log.exception("reconciler pass failed")
+            finally:
+                database.session.remove()
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command("media-server")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=None, type=int)
+def media_server(host: str, port: int | None) -> None:
+    """Run the media server process."""
+    from media.server import run
+
+    run(host=host, port=port or int(os.environ.get("DIEMCAU_MEDIA_PORT", "8089")))
+
+
+@main.command()
+@click.option("--port", default=None, type=int, help="Panel port (default 5000).")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data.")
+def up(port: int | None, no_demo: bool) -> None:
+    """Start the whole system (panel, workers, media server, scheduler) on embedded defaults."""
+    from .launcher import launch
+
+    sys.exit(launch(port=port, demo=not no_demo))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

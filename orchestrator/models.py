@@ -1,0 +1,225 @@
+"""Domain models (first cut, see DESIGN.md). Times are stored in UTC."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    TECHNICIAN = "technician"
+    EDITOR = "editor"
+    SPEAKER = "speaker"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.SPEAKER.value)
+    locale: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def has_role(self, *roles: str | Role) -> bool:
+        wanted = {r.value if isinstance(r, Role) else r for r in roles}
+        return self.role == Role.ADMIN.value or self.role in wanted
+
+
+class EventStatus(str, enum.Enum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    PROCESSING = "processing"
+    READY = "ready"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Event(db.Model):
+    """A conference, a report recording, or an uploaded video."""
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="upload")  # upload | conference | report
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(10), default="vi")
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=EventStatus.SCHEDULED.value, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    created_by: Mapped[User | None] = relationship()
+    recordings: Mapped[list[Recording]] = relationship(back_populates="event", order_by="Recording.id")
+
+
+class Recording(db.Model):
+    """The raw master of an event in storage."""
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    source_key: Mapped[str] = mapped_column(String(500))
+    original_filename: Mapped[str] = mapped_column(String(500), default="")
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    probe: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="recordings")
+    created_by: Mapped[User | None] = relationship()
+    stages: Mapped[list[StageRun]] = relationship(back_populates="recording", order_by="StageRun.position")
+    assets: Mapped[list[Asset]] = relationship(back_populates="recording", order_by="Asset.id")
+
+    def asset(self, kind: str, language: str | None = None) -> Asset | None:
+        return next((a for a in self.assets if a.kind == kind and a.language == language), None)
+
+    def stage(self, name: str) -> StageRun | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+
+class StageStatus(str, enum.Enum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class StageRun(db.Model):
+    """One pipeline stage of one recording: the source of truth for progress and completion."""
+    __tablename__ = "stage_runs"
+    __table_args__ = (UniqueConstraint("recording_id", "stage", name="uq_stage_runs_recording_stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=StageStatus.PENDING.value, index=True)
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    error_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    rq_job_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    recording: Mapped[Recording] = relationship(back_populates="stages")
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Asset(db.Model):
+    """Derived media stored under a deterministic key prefix of its recording."""
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("recording_id", "kind", "language", name="uq_assets_recording_kind_lang"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # hls | mp4 | audio | poster | subtitles_vtt | subtitles_srt
+    language: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    storage_key: Mapped[str] = mapped_column(String(500))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    recording: Mapped[Recording] = relationship(back_populates="assets")
+
+
+class Transcript(db.Model):
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("recording_id", "language", "version", name="uq_transcripts_rec_lang_ver"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    language: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(20), default="automatic")  # automatic | edited
+    text: Mapped[str] = mapped_column(Text, default="")
+    cues: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # segments and words
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Channel(db.Model):
+    """A publishing destination. The built-in portal is one; external ones arrive with their adapters."""
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # portal | youtube | facebook | zalo | tiktok | wordpress
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Publication(db.Model):
+    """One asset set on one channel. The idempotency key makes re-runs confirm instead of re-post."""
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("recording_id", "channel_id", name="uq_publications_rec_channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    slug: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    external_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    view_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    recording: Mapped[Recording] = relationship()
+    channel: Mapped[Channel] = relationship()
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(50))
+    target_type: Mapped[str] = mapped_column(String(50), default="")
+    target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def audit(user: User | None, action: str, target: Any = None, **detail: Any) -> None:
+    db.session.add(AuditLog(
+        user_id=user.id if user is not None and getattr(user, "is_authenticated", False) else None,
+        action=action,
+        target_type=type(target).__name__ if target is not None else "",
+        target_id=getattr(target, "id", None),
+        detail=detail or None,
+    ))

@@ -1,0 +1,302 @@
+"""The processing pipeline: probe → transcode → transcribe → publish.
+
+The database is the source of truth. Each stage is a StageRun row; a stage runs as an RQ job on the
+queue of its resource, writes its outputs under deterministic storage keys, and records completion
+(status, result, assets) in one transaction, then enqueues the next stage. Re-running a finished
+stage changes nothing, so retries, the reconciler and operators can re-enqueue freely.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from rq import Queue, Retry, get_current_job
+
+from media import MediaError, probe
+from transcribe import TranscribeError
+
+from . import core
+from .db import db
+from .models import Event, EventStatus, Recording, StageRun, StageStatus, User, audit
+from .naming import storage_safe_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    queue: str
+    timeout: Callable[[float], int]  # job_timeout from the media duration: RQ's 180 s default is far too short
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("probe", "media", lambda d: 300),
+    StageSpec("transcode", "media", lambda d: int(max(900, 6 * d))),
+    StageSpec("transcribe", "asr", lambda d: int(max(900, 3 * d))),
+    StageSpec("publish", "publish", lambda d: 600),
+)
+STAGE_BY_NAME = {s.name: s for s in STAGES}
+RETRY_INTERVALS = [15, 60, 300]
+
+
+class UserFacingError(Exception):
+    """An input problem with a stable code the web layer translates."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+def ingest_file(path: Path, *, original_filename: str, title: str | None = None, user: User | None = None,
+                language: str = "vi") -> Recording:
+    """Validate a media file with ffprobe and register it as a new event + recording.
+
+    Raises MediaError (with a code the panel translates) for anything ffprobe cannot use; nothing
+    is stored then. The caller owns `path` and may delete it afterwards: the source is copied.
+    """
+    info = probe(path)  # raises MediaError
+    if not info.has_video and not info.has_audio:
+        raise MediaError("no_streams", "neither audio nor video")
+    display_name = Path(original_filename).name or "video"
+    event = Event(kind="upload", title=(title or Path(display_name).stem)[:300], language=language,
+                  status=EventStatus.PROCESSING.value, created_by_id=user.id if user else None)
+    recording = Recording(event=event, source_key="", original_filename=display_name,
+                          size_bytes=path.stat().st_size, sha256=sha256_file(path),
+                          duration_s=info.duration_s, probe=info.to_dict(),
+                          created_by_id=user.id if user else None)
+    db.session.add_all([event, recording])
+    db.session.flush()  # ids for the storage key
+    recording.source_key = f"recordings/{recording.id}/source/{storage_safe_name(display_name)}"
+    core.storage().put_file(recording.source_key, path)
+    for position, spec in enumerate(STAGES):
+        run = StageRun(recording=recording, stage=spec.name, position=position)
+        if spec.name == "probe":
+            # The upload was just probed: record it instead of probing twice.
+            run.status, run.percent, run.result = StageStatus.DONE.value, 100.0, info.to_dict()
+            run.started_at = run.finished_at = now()
+        db.session.add(run)
+    audit(user, "recording.upload", recording, filename=display_name, size=recording.size_bytes)
+    db.session.commit()
+    return recording
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=core.redis_connection())
+
+
+def enqueue_next(recording_id: int) -> StageRun | None:
+    """Enqueue the first pending stage of a recording; returns it, or None when nothing is pending."""
+    recording = db.session.get(Recording, recording_id)
+    for run in recording.stages:
+        if run.status in (StageStatus.DONE.value, StageStatus.SKIPPED.value):
+            continue
+        if run.status == StageStatus.PENDING.value:
+            _enqueue(run, recording)
+            return run
+        return None  # queued, running or failed: not ours to push
+    _finish_event(recording)
+    return None
+
+
+def _enqueue(run: StageRun, recording: Recording) -> None:
+    # Claim the row first, so two processes calling enqueue_next never enqueue the same stage twice.
+    claimed = db.session.execute(
+        db.update(StageRun).where(StageRun.id == run.id, StageRun.status == StageStatus.PENDING.value)
+        .values(status=StageStatus.QUEUED.value, queued_at=now(), error_code=None, error_detail=None)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return
+    spec = STAGE_BY_NAME[run.stage]
+    job = queue(spec.queue).enqueue(
+        "orchestrator.jobs.run_stage", recording.id, run.stage,
+        job_timeout=spec.timeout(recording.duration_s or 0.0),
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+        description=f"{run.stage} recording {recording.id}",
+        meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
+    )
+    db.session.refresh(run)
+    run.rq_job_id = job.id
+    db.session.commit()
+
+
+def retry_stage(run: StageRun, user: User | None) -> None:
+    """Operator retry of a failed stage (from the panel)."""
+    if run.status != StageStatus.FAILED.value:
+        return
+    run.status, run.percent = StageStatus.PENDING.value, 0.0
+    run.recording.event.status = EventStatus.PROCESSING.value
+    audit(user, "stage.retry", run, stage=run.stage)
+    db.session.commit()
+    enqueue_next(run.recording_id)
+
+
+def _finish_event(recording: Recording) -> None:
+    event = recording.event
+    publish = recording.stage("publish")
+    wanted = EventStatus.PUBLISHED.value if publish and publish.status == "done" else EventStatus.READY.value
+    if event.status != wanted:
+        event.status = wanted
+        db.session.commit()
+
+
+# --- running a stage ----------------------------------------------------------------------------
+
+class Progress:
+    """Stage progress into the database row and the RQ job meta, throttled so the DB is not hammered."""
+
+    def __init__(self, run: StageRun, min_interval_s: float = 0.5):
+        self.run_id = run.id
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+
+    def __call__(self, percent: float) -> None:
+        t = time.monotonic()
+        if t - self._last < self.min_interval_s and percent < 100:
+            return
+        self._last = t
+        percent = max(0.0, min(100.0, float(percent)))
+        db.session.execute(db.update(StageRun).where(StageRun.id == self.run_id).values(percent=percent))
+        db.session.commit()
+        job = get_current_job()
+        if job is not None:
+            job.meta.update(percent=percent)
+            job.save_meta()
+
+
+def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enqueue: bool = True) -> StageRun:
+    """Run one stage to completion. Idempotent: a finished stage is left as it is.
+
+    `out_dir` keeps the stage's local outputs there (the CLI); otherwise a work folder is used and removed.
+    """
+    from .stages import STAGE_FUNCTIONS
+
+    run = db.session.execute(db.select(StageRun).filter_by(recording_id=recording_id, stage=stage)).scalar_one()
+    recording = run.recording
+    if run.status not in (StageStatus.DONE.value, StageStatus.SKIPPED.value):
+        run.status, run.started_at, run.percent = StageStatus.RUNNING.value, now(), 0.0
+        run.attempts += 1
+        db.session.commit()
+        workdir = out_dir or (core.settings().work_dir / f"rec{recording_id}-{stage}")
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outcome = STAGE_FUNCTIONS[stage](recording, workdir, Progress(run))
+        except (MediaError, TranscribeError, UserFacingError) as exc:
+            # The input is the problem: retrying cannot help. Say so on the stage and the event.
+            db.session.rollback()
+            _fail(run, exc.code, exc.detail or str(exc))
+            return run
+        except Exception as exc:
+            db.session.rollback()
+            job = get_current_job()
+            if job is not None and job.retries_left:
+                run.status, run.error_code = StageStatus.QUEUED.value, "retrying"
+                run.error_detail = f"{type(exc).__name__}: {exc}"[:2000]
+                db.session.commit()
+            else:
+                _fail(run, "internal", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if out_dir is None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        outcome.apply(run)  # outputs, status and result in one transaction
+    if enqueue:
+        enqueue_next(recording_id)
+    return run
+
+
+def _fail(run: StageRun, code: str, detail: str) -> None:
+    run.status, run.error_code, run.error_detail = StageStatus.FAILED.value, code, detail[:4000]
+    run.finished_at = now()
+    run.recording.event.status = EventStatus.FAILED.value
+    db.session.commit()
+    log.warning("stage %s of recording %s failed: %s %s", run.stage, run.recording_id, code, detail[:300])
+
+
+@dataclass
+class StageOutcome:
+    """What a stage produced; applied to the database in one transaction."""
+    result: dict[str, Any]
+    skipped: bool = False
+    apply_extra: Callable[[], None] | None = None
+
+    def apply(self, run: StageRun) -> None:
+        if self.apply_extra:
+            self.apply_extra()
+        run.status = StageStatus.SKIPPED.value if self.skipped else StageStatus.DONE.value
+        run.percent, run.finished_at, run.result = 100.0, now(), self.result
+        run.error_code = run.error_detail = None
+        db.session.commit()
+
+
+def submit_file(path: Path, *, original_filename: str, title: str | None, user: User | None,
+                language: str = "vi") -> Recording:
+    """Ingest a file and start its pipeline (the panel's upload path)."""
+    recording = ingest_file(path, original_filename=original_filename, title=title, user=user, language=language)
+    enqueue_next(recording.id)
+    return recording
+
+
+def visible_recordings(user: User, limit: int = 100) -> list[Recording]:
+    """Recordings a user may see in the panel: all for staff, their own for speakers."""
+    query = db.select(Recording).order_by(Recording.id.desc()).limit(limit)
+    if not user.has_role("technician", "editor"):
+        query = query.where(Recording.created_by_id == user.id)
+    return list(db.session.execute(query).scalars())
+
+
+def can_view_recording(user: User, recording: Recording) -> bool:
+    return user.has_role("technician", "editor") or recording.created_by_id == user.id
+
+
+def published_on_portal(limit: int = 50) -> list:
+    """Published portal publications, newest first (the portal home)."""
+    from .models import Channel, Publication
+
+    query = (db.select(Publication).join(Channel).where(Channel.kind == "portal", Publication.status == "published")
+             .order_by(Publication.published_at.desc()).limit(limit))
+    return list(db.session.execute(query).scalars())
+
+
+def portal_publication(slug: str):
+    """The published portal publication with this slug, or None (unpublished and confidential never show)."""
+    from .models import Channel, Publication
+
+    pub = db.session.execute(db.select(Publication).join(Channel).where(
+        Channel.kind == "portal", Publication.slug == slug)).scalar_one_or_none()
+    if pub is None or pub.status != "published" or pub.recording.event.confidential:
+        return None
+    return pub
+
+
+def count_view(publication) -> None:
+    from .models import Publication
+
+    db.session.execute(db.update(Publication).where(Publication.id == publication.id)
+                       .values(view_count=Publication.view_count + 1))
+    db.session.commit()

@@ -1,0 +1,135 @@
+"""Shared fixtures: the real PostgreSQL and Redis when reachable (CI has both), else SQLite and a
+private Redis; a fresh data folder per test session; users per role."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+PG_ADMIN_URL = os.environ.get("DIEMCAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS = os.environ.get("DIEMCAU_TEST_REDIS", "redis://127.0.0.1:6379/14")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A fresh PostgreSQL database for this run, or a SQLite file when PostgreSQL is not reachable."""
+    if _port_open("127.0.0.1", 5432):
+        import psycopg
+
+        name = f"diemcau_test_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        yield PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide PostgreSQL at 127.0.0.1:5432")
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    from redis import Redis
+
+    if _port_open("127.0.0.1", 6379):
+        url = TEST_REDIS
+    else:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Redis at 127.0.0.1:6379")
+        from orchestrator.redis_server import ensure_private_redis
+
+        url = ensure_private_redis(tmp_path_factory.mktemp("redis"))
+    Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def test_env(database_url, redis_url, data_dir) -> dict[str, str]:
+    """Environment for this run's app and for the processes the e2e tests start."""
+    env = {
+        "DIEMCAU_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STORAGE_URL": str(data_dir / "storage"),
+        "DIEMCAU_X264_PRESET": "ultrafast",
+        "DIEMCAU_WHISPER_THREADS": "2",
+        "DIEMCAU_MAX_UPLOAD_MB": "50",
+    }
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(test_env):
+    from web import create_app
+
+    from orchestrator.core import create_core_app
+
+    app = create_app()
+    app.config.update(TESTING=True)
+    # Tests read and write the database in the context of a second app instance, as a worker would:
+    # a context pushed on the web app itself would be shared by every test request (g, current_user).
+    with create_core_app().app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def make_user(app):
+    from orchestrator.accounts import upsert_user
+
+    def make(role: str, password: str = "secret-pass"):
+        user, _ = upsert_user(f"{role}-{uuid.uuid4().hex[:6]}", password, role=role)
+        return user
+    return make
+
+
+def login(client, user, password: str = "secret-pass"):
+    """Log in through the real form (CSRF included) and return the CSRF token for later posts."""
+    import re
+
+    page = client.get("/login")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    response = client.post("/login", data={"username": user.username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.data[:500]
+    return token
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def run_worker_burst(app, queues=("media", "asr", "publish", "default")) -> None:
+    """Run every queued job (and the jobs they enqueue) in this process, like a worker would."""
+    from rq import SimpleWorker
+
+    from orchestrator.core import redis_connection
+
+    with app.app_context():
+        SimpleWorker(list(queues), connection=redis_connection()).work(burst=True, with_scheduler=False)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from flask_babel import Babel, lazy_gettext as _l
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+babel = Babel()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please log in to open this page.")
+login_manager.login_message_category = "warning"
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    from orchestrator.db import db
+    from orchestrator.models import User
+
+    return db.session.get(User, int(user_id))
