@@ -46,7 +46,7 @@ VI = {
     "Scheduled": "Đã lên lịch", "Live": "Đang diễn ra", "Ended": "Đã kết thúc", "Processing": "Đang xử lý",
     "Ready": "Sẵn sàng", "Published": "Đã xuất bản", "Cancelled": "Đã hủy", "Failed": "Lỗi",
     "Waiting": "Đang chờ", "Queued": "Trong hàng đợi", "Running": "Đang chạy", "Done": "Xong",
-    "Skipped": "Bỏ qua",
+    "Skipped": "Bỏ qua", "Processing steps": "Các bước xử lý",
     "Check file": "Kiểm tra tệp", "Convert video": "Chuyển đổi video", "Subtitles": "Phụ đề",
     "Publish to portal": "Xuất bản lên cổng thông tin",
     "Recordings": "Bản ghi", "Upload": "Tải lên", "Queues": "Hàng đợi", "Portal": "Cổng thông tin",

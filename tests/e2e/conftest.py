@@ -49,7 +49,7 @@ def live_server(app, test_env):
         try:
             if requests.get(url + "/login", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still importing the app
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"web server did not start; see {log.name}")
