@@ -37,7 +37,7 @@ def download(token: str):
     if claims["e"] < time.time():
         abort(410)
     path = core.storage().local_path(claims["k"])
-    if path is None or not path.exists():
+    if path is None or not path.is_file():
         abort(404)
     name = claims.get("f")
     return send_file(path, as_attachment=bool(name), download_name=name, conditional=True,

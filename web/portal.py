@@ -59,7 +59,7 @@ def _serve_key(key: str, mimetype: str | None = None, max_age: int = 3600):
         path = store.local_path(key)
     except StorageError:
         abort(404)
-    if path is None or not path.exists():
+    if path is None or not path.is_file():
         abort(404)
     return send_file(path, mimetype=mimetype, conditional=True, max_age=max_age)
 
