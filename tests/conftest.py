@@ -13,6 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("DIEMCAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS = os.environ.get("DIEMCAU_TEST_REDIS", "redis://127.0.0.1:6379/14")
+S3_ACCESS_KEY = "testing-access-key"
+S3_SECRET_KEY = "testing-secret-key"
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -80,9 +82,8 @@ def test_env(database_url, redis_url, data_dir) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def app(test_env):
-    from web import create_app
-
     from orchestrator.core import create_core_app
+    from web import create_app
 
     app = create_app()
     app.config.update(TESTING=True)
@@ -133,3 +134,20 @@ def run_worker_burst(app, queues=("media", "asr", "publish", "default")) -> None
 
     with app.app_context():
         SimpleWorker(list(queues), connection=redis_connection()).work(burst=True, with_scheduler=False)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 HTTP server on a free loopback port: a real S3 endpoint, not patched boto3 calls."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

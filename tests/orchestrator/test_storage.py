@@ -6,13 +6,12 @@ signing, multipart uploads, presigned URLs and key encoding all go over the wire
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -33,9 +32,8 @@ from orchestrator.storage import (
     guess_content_type,
     storage_from_url,
 )
-
-ACCESS_KEY = "testing-access-key"
-SECRET_KEY = "testing-secret-key"
+from tests.conftest import S3_ACCESS_KEY as ACCESS_KEY
+from tests.conftest import S3_SECRET_KEY as SECRET_KEY
 
 # No proxies: the presigned URLs point at 127.0.0.1 and must be fetched directly.
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -44,21 +42,6 @@ _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # ---------------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 HTTP server on a free loopback port, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
