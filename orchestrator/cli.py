@@ -76,6 +76,7 @@ def users_create(username: str, role: str, display_name: str, password: str | No
 def process(file: Path, title: str | None, language: str, out_dir: Path | None, as_json: bool) -> None:
     """Run probe → transcode → transcribe for FILE in this process (no Redis needed)."""
     from media import MediaError
+
     from .pipeline import ingest_file, run_stage
 
     app = _app()
@@ -97,16 +98,20 @@ def process(file: Path, title: str | None, language: str, out_dir: Path | None, 
                 raise click.ClickException(f"{stage} failed: {run.error_code}: {run.error_detail}")
             results[stage] = run.result or {}
         timings["total"] = round(time.perf_counter() - t0, 3)
-        media_dir = Path(results["transcode"]["local_dir"])
-        tr = results["transcribe"]
+        transcoded, tr = results["transcode"], results["transcribe"]
+        media_dir = Path(transcoded["local_dir"])
+
+        def local(relative: str | None) -> str | None:
+            return str(media_dir / relative) if relative else None
+
         summary = {
             "recording_id": recording.id,
             "duration_s": recording.duration_s,
-            "renditions": [{**r, "playlist": str(media_dir / r["playlist"])} for r in results["transcode"]["renditions"]],
-            "master_playlist": str(media_dir / results["transcode"]["master_playlist"]),
-            "mp4": str(media_dir / results["transcode"]["mp4"]) if results["transcode"].get("mp4") else None,
-            "audio": str(media_dir / results["transcode"]["audio"]) if results["transcode"].get("audio") else None,
-            "poster": str(media_dir / results["transcode"]["poster"]) if results["transcode"].get("poster") else None,
+            "renditions": [{**r, "playlist": local(r["playlist"])} for r in transcoded["renditions"]],
+            "master_playlist": local(transcoded["master_playlist"]),
+            "mp4": local(transcoded.get("mp4")),
+            "audio": local(transcoded.get("audio")),
+            "poster": local(transcoded.get("poster")),
             "subtitles_vtt": tr.get("vtt"),
             "subtitles_srt": tr.get("srt"),
             "transcript_text": tr.get("text", ""),

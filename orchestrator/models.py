@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -14,10 +14,10 @@ from .db import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     TECHNICIAN = "technician"
     EDITOR = "editor"
@@ -50,7 +50,7 @@ class User(UserMixin, db.Model):
         return self.role == Role.ADMIN.value or self.role in wanted
 
 
-class EventStatus(str, enum.Enum):
+class EventStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
@@ -106,7 +106,7 @@ class Recording(db.Model):
         return next((s for s in self.stages if s.stage == name), None)
 
 
-class StageStatus(str, enum.Enum):
+class StageStatus(enum.StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"

@@ -6,6 +6,7 @@ append-only file under DIEMCAU_DATA_DIR/redis. Later processes find it through t
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -76,7 +77,5 @@ def ensure_private_redis(folder: Path, timeout_s: float = 10.0) -> str:
 def stop_private_redis(folder: Path) -> None:
     port_file = folder / "port"
     if port_file.exists():
-        try:
+        with contextlib.suppress(RedisError):
             Redis.from_url(f"redis://127.0.0.1:{port_file.read_text().strip()}/0").shutdown(nosave=False)
-        except RedisError:
-            pass

@@ -5,8 +5,8 @@ returning, so a failed stage leaves no half-recorded state.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from media import probe, transcode
 from transcribe import build_cues, transcribe_file, write_srt, write_vtt

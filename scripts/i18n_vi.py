@@ -74,7 +74,8 @@ def main() -> int:
     pot = ROOT / "build" / "messages.pot"
     pot.parent.mkdir(exist_ok=True)
     subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F",
-                    str(ROOT / "web" / "babel.cfg"), "-k", "_l", "-o", str(pot), str(ROOT)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    str(ROOT / "web" / "babel.cfg"), "-k", "_l", "-o", str(pot), str(ROOT)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(pot, "rb") as f:
         catalog = read_po(f, locale="vi")
     missing = []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from flask_babel import Babel, lazy_gettext as _l
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 

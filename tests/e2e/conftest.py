@@ -39,7 +39,7 @@ def live_server(app, test_env):
     """gunicorn running web:create_app() against this run's database, Redis and storage."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "gunicorn.log", "w")
+    log = open(ARTIFACTS / "gunicorn.log", "w")  # noqa: SIM115 (the server writes to it until teardown)
     proc = subprocess.Popen([_bin("gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
                              "web:create_app()"], cwd=REPO_ROOT, env={**os.environ, **test_env},
                             stdout=log, stderr=subprocess.STDOUT)
@@ -63,7 +63,7 @@ def live_server(app, test_env):
 def worker(test_env):
     """One in-process RQ worker for every queue, as `diemcau worker --in-process` runs in production."""
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "worker.log", "w")
+    log = open(ARTIFACTS / "worker.log", "w")  # noqa: SIM115 (the worker writes to it until teardown)
     proc = subprocess.Popen([_bin("diemcau"), "worker", "--in-process"], cwd=REPO_ROOT,
                             env={**os.environ, **test_env}, stdout=log, stderr=subprocess.STDOUT)
     yield proc

@@ -198,8 +198,9 @@ def test_reconciler_reenqueues_work_a_crash_left_behind(client, tech, tmp_path, 
     # As if the worker died: the DB says running, but RQ has no such job any more.
     run.status, run.rq_job_id = "running", "job-that-died-with-its-worker"
     db.session.commit()
-    from orchestrator.core import redis_connection
     from rq import Queue
+
+    from orchestrator.core import redis_connection
 
     Queue("media", connection=redis_connection()).empty()
     assert reconcile()["requeued"] == [run.id]
