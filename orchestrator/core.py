@@ -46,7 +46,8 @@ def _engine_options(url: str) -> dict:
 def ensure_database(app: Flask) -> None:
     """Create or migrate the database to the latest revision (every command does this)."""
     with _upgrade_lock, app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        # "heads": feature branches of the schema may each add a revision on top of the same parent.
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
         from .seed import ensure_builtin_rows
         ensure_builtin_rows()
 
