@@ -1,0 +1,37 @@
+"""Errors raised by the media layer.
+
+Only problems a user can act on (bad upload, unsupported file) become `MediaError`; programming
+errors stay ordinary exceptions. The web layer maps `code` to a translated message, so codes are a
+stable contract: never rename one.
+"""
+
+from __future__ import annotations
+
+EMPTY_FILE = "empty_file"
+NOT_MEDIA = "not_media"
+TRUNCATED = "truncated"
+NO_STREAMS = "no_streams"
+UNSUPPORTED_CODEC = "unsupported_codec"
+TOO_LARGE_DIMENSIONS = "too_large_dimensions"
+FFMPEG_FAILED = "ffmpeg_failed"
+
+CODES = frozenset(
+    {EMPTY_FILE, NOT_MEDIA, TRUNCATED, NO_STREAMS, UNSUPPORTED_CODEC, TOO_LARGE_DIMENSIONS, FFMPEG_FAILED}
+)
+
+
+class MediaError(Exception):
+    """A problem with the input a user can act on.
+
+    `code` is a stable machine code that the web layer translates (Vietnamese/English);
+    `detail` is technical text for logs (ffprobe/ffmpeg stderr tail), never shown verbatim to users.
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[MediaError], tuple[str, str]]:
+        # Keep code/detail when pickled, e.g. when an RQ worker stores the exception.
+        return (type(self), (self.code, self.detail))

@@ -1,0 +1,110 @@
+"""HLS helpers: read the variant playlists ffmpeg wrote, measure them, write the master playlist.
+
+ffmpeg's own master playlist declares BANDWIDTH from -maxrate guesses (or omits it for CRF
+without caps) and its CODECS come out differently across versions, so we rewrite the master from
+what was actually produced: measured peak/average bitrates and the avcC bytes of each init segment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+AAC_LC = "mp4a.40.2"
+
+
+@dataclass
+class MediaPlaylist:
+    path: Path
+    init: str | None = None  # EXT-X-MAP URI
+    segments: list[tuple[str, float]] = field(default_factory=list)  # (uri, duration)
+    target_duration: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return sum(d for _, d in self.segments)
+
+
+def read_media_playlist(path: Path) -> MediaPlaylist:
+    pl = MediaPlaylist(path)
+    pending: float | None = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            pl.target_duration = float(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-MAP:"):
+            attrs = line.split(":", 1)[1]
+            for part in attrs.split(","):
+                k, _, v = part.partition("=")
+                if k.strip() == "URI":
+                    pl.init = v.strip().strip('"')
+        elif line.startswith("#EXTINF:"):
+            pending = float(line.split(":", 1)[1].split(",", 1)[0])
+        elif line and not line.startswith("#") and pending is not None:
+            pl.segments.append((line, pending))
+            pending = None
+    return pl
+
+
+def measure_bandwidth(pl: MediaPlaylist) -> tuple[int, int]:
+    """(peak, average) bits/s as RFC 8216 defines them.
+
+    Peak is the highest rate over any run of consecutive segments lasting between 0.5 and 1.5
+    target durations, so a tiny final segment doesn't count as a spike on its own.
+    """
+    base = pl.path.parent
+    sizes = [(base / uri).stat().st_size for uri, _ in pl.segments]
+    durs = [d for _, d in pl.segments]
+    total_d = sum(durs)
+    if not sizes or total_d <= 0:
+        return 0, 0
+    avg = sum(sizes) * 8 / total_d
+    target = pl.target_duration or max(durs)
+    lo, hi = 0.5 * target, 1.5 * target
+    peak = 0.0
+    for i in range(len(sizes)):
+        nbytes, dur = 0, 0.0
+        for j in range(i, len(sizes)):
+            nbytes += sizes[j]
+            dur += durs[j]
+            if dur >= lo:
+                if dur <= hi or j == i:  # an over-long lone segment still counts
+                    peak = max(peak, nbytes * 8 / dur)
+                break
+    if peak == 0.0:  # whole programme shorter than half a target duration
+        peak = avg
+    return math.ceil(max(peak, avg)), math.ceil(avg)
+
+
+def avc_codec_string(init_segment: Path) -> str:
+    """RFC 6381 'avc1.PPCCLL' from the avcC box (profile, constraint flags, level)."""
+    data = init_segment.read_bytes()
+    i = data.find(b"avcC")
+    if i < 0 or len(data) < i + 8:
+        raise ValueError(f"no avcC box in {init_segment}")
+    return f"avc1.{data[i + 5]:02x}{data[i + 6]:02x}{data[i + 7]:02x}"
+
+
+@dataclass
+class Variant:
+    uri: str  # relative to the master playlist
+    bandwidth: int
+    average_bandwidth: int
+    codecs: str
+    resolution: tuple[int, int] | None = None
+    frame_rate: Fraction | None = None
+
+
+def master_playlist_text(variants: list[Variant]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for v in variants:
+        attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}"]
+        if v.resolution:
+            attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
+        if v.frame_rate:
+            attrs.append(f"FRAME-RATE={float(v.frame_rate):.3f}")
+        attrs.append(f'CODECS="{v.codecs}"')
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
+    return "\n".join(lines) + "\n"
