@@ -34,7 +34,8 @@ stamp=".venv/.diemcau-installed${extras}"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "Installing Python packages into .venv (first time: a few minutes)…"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".${extras}"
+  # (grep drops pip's notes about this machine's unused local package indexes)
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
+  .venv/bin/python -m pip install -q -e ".${extras}" 2>&1 | { grep -v "is ignored: it is neither" || true; }
   echo "$digest" > "$stamp"
 fi

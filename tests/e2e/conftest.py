@@ -59,9 +59,10 @@ def live_server(app, test_env):
     proc.wait(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(test_env):
-    """One in-process RQ worker for every queue, as `diemcau worker --in-process` runs in production."""
+    """One in-process RQ worker for every queue, as `diemcau worker --in-process` runs in production.
+    Module-scoped: a worker left running would take jobs that later tests run themselves."""
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "worker.log", "w")  # noqa: SIM115 (the worker writes to it until teardown)
     proc = subprocess.Popen([_bin("diemcau"), "worker", "--in-process"], cwd=REPO_ROOT,
