@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -10,7 +9,9 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Migrations run inside our processes (every command upgrades the database): keep their logging
+# configuration (alembic's fileConfig would reset it and silence the RQ worker's log), only quieter.
+logging.getLogger('alembic').setLevel(logging.WARNING)
 logger = logging.getLogger('alembic.env')
 
 
