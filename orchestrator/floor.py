@@ -1,0 +1,42 @@
+"""Floor control: which source is the program (`host`, or `site:<id>` while a site speaks).
+
+The chair gives the floor from the host studio; the media server switches the program (and the
+recording) without renegotiating any viewer, and the site's page starts publishing.
+"""
+from __future__ import annotations
+
+import json
+
+from . import core
+from .db import db
+from .models import Event, User, audit
+
+
+class FloorError(Exception):
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def give_floor(event: Event, floor: str, user: User | None, allowed_sites: set[int] | None = None) -> str:
+    if event.status != "live":
+        raise FloorError("not_live")
+    if floor != "host":
+        try:
+            site_id = int(floor.removeprefix("site:"))
+        except ValueError:
+            raise FloorError("bad_floor") from None
+        if allowed_sites is not None and site_id not in allowed_sites:
+            raise FloorError("not_participant")
+        floor = f"site:{site_id}"
+    r = core.redis_connection()
+    r.hset(f"diemcau:event:{event.id}", "floor", floor)
+    r.publish("diemcau:events", json.dumps({"event_id": event.id, "type": "floor", "floor": floor}))
+    audit(user, "event.floor", event, floor=floor)
+    db.session.commit()
+    return floor
+
+
+def current_floor(event_id: int) -> str:
+    value = core.redis_connection().hget(f"diemcau:event:{event_id}", "floor")
+    return value.decode() if isinstance(value, bytes) else (value or "host")
