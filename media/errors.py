@@ -14,10 +14,21 @@ NO_STREAMS = "no_streams"
 UNSUPPORTED_CODEC = "unsupported_codec"
 TOO_LARGE_DIMENSIONS = "too_large_dimensions"
 FFMPEG_FAILED = "ffmpeg_failed"
+# Streams that exist but hold nothing to play (0 frames / 0 samples).
+NO_FRAMES = "no_frames"
+# Edits (trims, social cuts): a range the media does not have, or one that leaves nothing.
+TRIM_OUT_OF_RANGE = "trim_out_of_range"
+TRIM_EMPTY = "trim_empty"
+RANGE_TOO_LONG = "range_too_long"
+# Burned-in subtitles need a font with every Vietnamese diacritic (fonts-noto-core).
+FONT_MISSING = "font_missing"
 
 CODES = frozenset(
-    {EMPTY_FILE, NOT_MEDIA, TRUNCATED, NO_STREAMS, UNSUPPORTED_CODEC, TOO_LARGE_DIMENSIONS, FFMPEG_FAILED}
-)
+    {
+        EMPTY_FILE, NOT_MEDIA, TRUNCATED, NO_STREAMS, UNSUPPORTED_CODEC, TOO_LARGE_DIMENSIONS, FFMPEG_FAILED,
+        NO_FRAMES, TRIM_OUT_OF_RANGE, TRIM_EMPTY, RANGE_TOO_LONG, FONT_MISSING,
+    }
+)  # fmt: skip
 
 
 class MediaError(Exception):

@@ -60,8 +60,11 @@ def run_ffmpeg(
     *,
     cwd: str | Path | None = None,
     stderr_lines: int = 25,
-) -> None:
+) -> list[str]:
     """Run ffmpeg, calling `progress(percent)` with increasing values and finally 100.
+
+    Returns the last `stderr_lines` non-empty stderr lines (analysis filters such as loudnorm and
+    ebur128 print their results there).
 
     Raises MediaError (code "ffmpeg_failed", or a more specific one when stderr says so) with the
     last stderr lines when ffmpeg fails. `cwd` lets callers use relative output paths. If `progress`
@@ -112,6 +115,7 @@ def run_ffmpeg(
         detail = "\n".join(tail)
         raise MediaError(classify_failure(tail), f"ffmpeg exited with {rc}: {detail}")
     report(100.0)
+    return list(tail)
 
 
 def classify_failure(stderr_lines: Iterable[str]) -> str:

@@ -108,3 +108,72 @@ def master_playlist_text(variants: list[Variant]) -> str:
         attrs.append(f'CODECS="{v.codecs}"')
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     return "\n".join(lines) + "\n"
+
+
+# --- subtitles in the master playlist ---------------------------------------------------------------
+
+SUBTITLE_GROUP = "subs"
+
+
+@dataclass
+class SubtitleTrack:
+    language: str  # BCP 47, e.g. "vi"
+    name: str  # shown in players' menus, e.g. "Tiếng Việt"
+    uri: str  # the subtitle media playlist, relative to the master
+    default: bool = False
+
+
+def subtitle_playlist_text(vtt_uri: str, duration_s: float) -> str:
+    """A VOD media playlist whose one segment is the whole WebVTT file (RFC 8216 allows it)."""
+    target = max(1, math.ceil(duration_s))
+    return "\n".join([
+        "#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD", f"#EXTINF:{duration_s:.3f},", vtt_uri, "#EXT-X-ENDLIST",
+    ]) + "\n"  # fmt: skip
+
+
+def with_subtitles(master_text: str, tracks: list[SubtitleTrack]) -> str:
+    """The master playlist with a SUBTITLES group declared and referenced by every video variant.
+
+    Idempotent: earlier subtitle declarations are replaced, so a re-run (new language, an edit)
+    leaves exactly `tracks`. With no tracks the group disappears.
+    """
+    lines = [ln for ln in master_text.splitlines() if not ln.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES")]
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = [a for a in _split_attrs(line.split(":", 1)[1]) if not a.startswith("SUBTITLES=")]
+            if tracks and any(a.startswith("RESOLUTION=") for a in attrs):  # video variants only
+                attrs.append(f'SUBTITLES="{SUBTITLE_GROUP}"')
+            line = "#EXT-X-STREAM-INF:" + ",".join(attrs)
+        out.append(line)
+    media = []
+    for i, t in enumerate(tracks):
+        default = "YES" if t.default or (i == 0 and not any(x.default for x in tracks)) else "NO"
+        media.append(
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLE_GROUP}",NAME="{_quoted(t.name)}",'
+            f'LANGUAGE="{_quoted(t.language)}",DEFAULT={default},AUTOSELECT=YES,FORCED=NO,URI="{_quoted(t.uri)}"'
+        )
+    # EXT-X-MEDIA tags go before the first variant (after the header tags).
+    first_variant = next((i for i, ln in enumerate(out) if ln.startswith("#EXT-X-STREAM-INF:")), len(out))
+    return "\n".join(out[:first_variant] + media + out[first_variant:]) + "\n"
+
+
+def _split_attrs(text: str) -> list[str]:
+    """Attribute list split on commas outside quotes (CODECS="avc1...,mp4a..." has one inside)."""
+    parts, cur, quoted = [], "", False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def _quoted(value: str) -> str:
+    return value.replace('"', "'").replace("\n", " ")

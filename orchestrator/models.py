@@ -75,8 +75,17 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Scheduling (issue 3; Series and Site live in orchestrator.scheduling / orchestrator.sites).
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True, index=True)
+    host_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    speaker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    studio_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    recurrence: Mapped[str | None] = mapped_column(String(200), nullable=True)  # RRULE, on the first occurrence
+    recurrence_parent_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True, index=True)
+    # Speech recognition (issue 6): names and terms, one per line, fed to the decoder (orchestrator.glossary).
+    glossary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     recordings: Mapped[list[Recording]] = relationship(back_populates="event", order_by="Recording.id")
 
 
@@ -173,6 +182,19 @@ class Transcript(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TranscriptCue(db.Model):
+    """One cue of the current transcript of a recording, with a diacritic-free copy: what portal search reads."""
+    __tablename__ = "transcript_cues"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    language: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    folded: Mapped[str] = mapped_column(Text)  # " dang bo tinh ": lower case, no diacritics, spaces around
+
+
 class Channel(db.Model):
     """A publishing destination. The built-in portal is one; external ones arrive with their adapters."""
     __tablename__ = "channels"
@@ -181,6 +203,11 @@ class Channel(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Publishing (issue 7): secrets as a Fernet token (orchestrator.secrets), never in `settings`;
+    # when the long-lived credential (refresh token, page token) stops working, warned before it breaks.
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    credentials_expire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Publication(db.Model):
@@ -199,6 +226,16 @@ class Publication(db.Model):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Publishing (issue 7): what the editor approved for this channel, and the adapter's resume state.
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # rendition, privacy, download
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    remote_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    rq_job_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     recording: Mapped[Recording] = relationship()
     channel: Mapped[Channel] = relationship()

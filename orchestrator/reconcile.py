@@ -3,6 +3,8 @@
 A stage is stuck when the database says queued/running but RQ no longer has a live job for it
 (the job is gone, failed without our handler running, or its worker died). A stage is stranded
 when it is pending although every stage before it finished (a crash between the two commits).
+Publications to external channels that a dead worker left half-done are re-enqueued as well; their
+jobs resume from the remote state they stored.
 """
 from __future__ import annotations
 
@@ -52,4 +54,6 @@ def reconcile() -> dict:
         run = enqueue_next(recording_id)
         if run is not None:
             requeued.append(run.id)
-    return {"requeued": requeued}
+    from .publishing.service import reconcile_publications
+
+    return {"requeued": requeued, "publications_requeued": reconcile_publications()}

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from media import probe, transcode
-from transcribe import build_cues, transcribe_file, write_srt, write_vtt
+from media import probe
 
 from . import core
 from .db import db
-from .models import Asset, Event, EventStatus, Publication, Recording, Transcript
+from .models import Asset, Event, EventStatus, Publication, Recording
 from .naming import slugify
 from .pipeline import StageOutcome, now
 from .seed import portal_channel
@@ -56,23 +55,11 @@ def stage_probe(recording: Recording, workdir: Path, progress: Progress) -> Stag
 
 
 def stage_transcode(recording: Recording, workdir: Path, progress: Progress) -> StageOutcome:
-    settings = core.settings()
-    out = workdir / "media"
-    result = transcode(local_source(recording, workdir), out, heights=(1080, 720, 480, 360),
-                       progress=progress, preset=settings.transcode_preset)
-    prefix = media_prefix(recording)
-    store = core.storage()
-    store.delete_prefix(prefix + "/")  # a re-run replaces, never mixes, the outputs
-    store.put_dir(prefix, out)
-    data = result.to_dict()
-    data["local_dir"] = str(out)
+    # Issue 5 (orchestrator.products): the ladder at -23 LUFS with poster, thumbnails and storyboard
+    # (measured values in Asset.meta), the live trim applied, NVENC when usable, cancellable from the panel.
+    from .products import transcode_stage
 
-    def record() -> None:
-        upsert_asset(recording, "hls", f"{prefix}/{result.master_playlist}",
-                     meta={"renditions": data["renditions"], "duration_s": result.duration_s})
-        for kind, rel in (("mp4", result.mp4), ("audio", result.audio), ("poster", result.poster)):
-            if rel:
-                upsert_asset(recording, kind, f"{prefix}/{rel}")
+    data, record = transcode_stage(recording, workdir, local_source(recording, workdir), progress)
     return StageOutcome(data, apply_extra=record)
 
 
@@ -82,31 +69,10 @@ def stage_transcribe(recording: Recording, workdir: Path, progress: Progress) ->
         return StageOutcome({"reason": "confidential"}, skipped=True)
     if not (recording.probe or {}).get("has_audio", True):
         return StageOutcome({"reason": "no_audio"}, skipped=True)
-    settings = core.settings()
-    language = event.language or "vi"
-    transcript = transcribe_file(local_source(recording, workdir), language=language,
-                                 model=settings.whisper_model, device=settings.whisper_device,
-                                 cpu_threads=settings.whisper_threads, progress=progress)
-    cues = build_cues(transcript)
-    vtt = write_vtt(cues, workdir / f"subtitles.{language}.vtt", language=language)
-    srt = write_srt(cues, workdir / f"subtitles.{language}.srt")
-    prefix = subtitles_prefix(recording)
-    store = core.storage()
-    store.put_file(f"{prefix}/{language}.vtt", vtt, "text/vtt; charset=utf-8")
-    store.put_file(f"{prefix}/{language}.srt", srt, "application/x-subrip; charset=utf-8")
-    cue_dicts = [{"start": c.start, "end": c.end, "text": c.text} for c in cues]
+    # Short recordings are transcribed here; long ones fan out to chunk jobs on the asr queue.
+    from .asr import transcribe_recording
 
-    def record() -> None:
-        row = db.session.execute(db.select(Transcript).filter_by(
-            recording_id=recording.id, language=language, version=1)).scalar_one_or_none()
-        if row is None:
-            row = Transcript(recording_id=recording.id, language=language, version=1, source="automatic")
-            db.session.add(row)
-        row.text, row.cues, row.data = transcript.text, cue_dicts, transcript.to_dict()
-        upsert_asset(recording, "subtitles_vtt", f"{prefix}/{language}.vtt", language)
-        upsert_asset(recording, "subtitles_srt", f"{prefix}/{language}.srt", language)
-    return StageOutcome({"language": language, "cues": len(cues), "text": transcript.text,
-                         "vtt": str(vtt), "srt": str(srt)}, apply_extra=record)
+    return transcribe_recording(recording, local_source(recording, workdir), workdir, progress)
 
 
 def stage_publish(recording: Recording, workdir: Path, progress: Progress) -> StageOutcome:
@@ -124,7 +90,8 @@ def stage_publish(recording: Recording, workdir: Path, progress: Progress) -> St
             pub = Publication(recording_id=recording.id, channel_id=channel.id, idempotency_key=key,
                               slug=f"{slugify(event.title, 60)}-{recording.id}")
             db.session.add(pub)
-        if pub.status != "published":
+        # An editor's unpublish (orchestrator.publishing) wins over a pipeline re-run.
+        if pub.status not in ("published", "unpublished", "unpublishing"):
             pub.status, pub.published_at = "published", now()
         pub.attempts = (pub.attempts or 0) + 1
         event.status = EventStatus.PUBLISHED.value

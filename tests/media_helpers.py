@@ -316,3 +316,51 @@ def mean_volume_db(path: str | Path) -> float:
         if "mean_volume:" in line:
             return float(line.split("mean_volume:")[1].split()[0])
     raise RuntimeError("volumedetect printed no mean_volume")
+
+
+# --- loudness, frame content and edit checks (issue 5) ---------------------------------------------
+
+
+def ebur128(path: str | Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of the first audio stream, measured by ffmpeg's ebur128 filter.
+
+    Parsed here on purpose rather than through media.loudness, so tests check outputs with an
+    independent reading of the meter.
+    """
+    res = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a:0",
+         "-af", "aformat=channel_layouts=stereo,ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = res.stderr[res.stderr.rindex("Summary:") :]
+    integrated = float(summary.split(" I:")[1].split("LUFS")[0])
+    peak = float(summary.split("Peak:")[1].split("dBFS")[0])
+    return integrated, peak
+
+
+def frame_gray(path: str | Path, t: float, width: int, height: int, *, crop: str | None = None) -> bytes:
+    """The luma plane (Y, as coded: no range conversion) of the frame at `t`, scaled to width x height
+    (after an optional crop=w:h:x:y). Even width and height."""
+    vf = ",".join(([f"crop={crop}"] if crop else []) + [f"scale={width}:{height}", "format=yuv420p"])
+    res = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{t:.3f}", "-i", str(path),
+         "-frames:v", "1", "-vf", vf, "-f", "rawvideo", "pipe:"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return res.stdout[: width * height]
+
+
+def make_frame_counter(path: str | Path, *, duration: float = 8.0, fps: int = 25, size: str = "320x180") -> Path:
+    """A video whose every frame has luma = its frame index (0, 1, 2, ...), plus a tone.
+
+    Decoding a frame of an edited output and reading its brightness tells which source frame it
+    was, so a test can check that cuts land on the right frames.
+    """
+    path = Path(path)
+    ffmpeg(
+        "-f", "lavfi", "-i", f"color=c=black:s={size}:r={fps}:d={duration}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={duration}",
+        "-vf", "geq=lum='N':cb=128:cr=128,format=yuv420p",
+        "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "aac", "-b:a", "96k", "-shortest", str(path),
+    )  # fmt: skip
+    return path

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audio import SAMPLE_RATE, load_audio
+from .errors import AUDIO_UNREADABLE, TranscribeError
 from .model import load_model, model_label, resolve_device
-from .textutil import comparable, nfc
+from .options import DecodeOptions
+from .textutil import comparable, join_words, nfc
 from .transcript import Segment, Transcript, Word
 
-__all__ = ["Segment", "Transcript", "Word", "clean_segments", "transcribe_file"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["Segment", "Transcript", "Word", "clean_segments", "transcribe_audio", "transcribe_file"]
 
 # Whisper's own "no speech" rule: both must hold to call a segment silence.
 NO_SPEECH_PROB = 0.6
@@ -21,6 +28,10 @@ LOW_LOGPROB = -1.0
 HALLUCINATED_PHRASES = ("ghiền mì gõ", "subscribe cho kênh", "like và subscribe", "la la school")
 
 TASKS = frozenset({"transcribe", "translate"})
+# Pieces of speech decoded as one window never bridge a longer silence (hallucinations).
+MAX_PIECE_GAP_S = 2.0
+# Speech at least this long that no decoded word covers is decoded again on its own.
+MIN_HOLE_S = 2.0
 
 
 def transcribe_file(
@@ -32,7 +43,10 @@ def transcribe_file(
     beam_size: int = 5,
     vad: bool = True,
     initial_prompt: str | None = None,
+    hotwords: str | None = None,
     word_timestamps: bool = True,
+    decoder: str = "sequential",
+    options: DecodeOptions | None = None,
     device: str = "auto",
     compute_type: str = "auto",
     cpu_threads: int = 0,
@@ -40,26 +54,64 @@ def transcribe_file(
 ) -> Transcript:
     """Transcribe a video or audio file. ``language=None`` auto-detects.
 
+    ``options`` (when given) replaces the individual decoding arguments.
     ``progress`` gets 0..100 as segments arrive; an exception it raises
     (e.g. a cancellation) propagates unchanged.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, not {task!r}")
-    _check_language(language)
+    if options is None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {sorted(TASKS)}, not {task!r}")
+        options = DecodeOptions(language=language, task=task, decoder=decoder, beam_size=beam_size, vad=vad,
+                                initial_prompt=initial_prompt, hotwords=hotwords, word_timestamps=word_timestamps)
+    _check_language(options.language)
     whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
     audio = load_audio(path)
+    return _decode(whisper, audio, options, model=model, device=device, compute_type=compute_type,
+                   cpu_threads=cpu_threads, progress=progress)
+
+
+def transcribe_audio(
+    audio: np.ndarray,
+    options: DecodeOptions,
+    *,
+    model: str | Path | None = None,
+    device: str = "auto",
+    compute_type: str = "auto",
+    cpu_threads: int = 0,
+    offset: float = 0.0,
+    progress: Callable[[float], None] | None = None,
+) -> Transcript:
+    """Transcribe 16 kHz mono samples (one chunk of a long recording); times are shifted by ``offset``."""
+    _check_language(options.language)
+    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    if audio.size == 0:
+        raise TranscribeError(AUDIO_UNREADABLE, "no audio samples")
+    transcript = _decode(whisper, audio, options, model=model, device=device, compute_type=compute_type,
+                         cpu_threads=cpu_threads, progress=progress)
+    return transcript.shifted(offset) if offset else transcript
+
+
+def _decode(whisper: Any, audio: np.ndarray, options: DecodeOptions, *, model: str | Path | None, device: str,
+            compute_type: str, cpu_threads: int, progress: Callable[[float], None] | None) -> Transcript:
     duration = round(audio.shape[0] / SAMPLE_RATE, 3)
     if progress:
         progress(0.0)
-    raw_segments, info = whisper.transcribe(
-        audio,
-        language=language,
-        task=task,
-        beam_size=beam_size,
-        vad_filter=vad,
-        initial_prompt=nfc(initial_prompt) if initial_prompt else None,
-        word_timestamps=word_timestamps,
-    )
+    prompt = nfc(options.initial_prompt) if options.initial_prompt else None
+    hotwords = nfc(options.hotwords) if options.hotwords else None
+    common: dict[str, Any] = {
+        "language": options.language,
+        "task": options.task,
+        "beam_size": options.beam_size,
+        "word_timestamps": options.word_timestamps,
+        "initial_prompt": prompt,
+        "hotwords": hotwords,
+    }
+    if options.decoder == "batched":
+        raw_segments, info = _decode_batched(whisper, audio, options, duration, common)
+    else:
+        raw_segments, info = whisper.transcribe(
+            audio, vad_filter=options.vad, vad_parameters=options.vad_parameters() if options.vad else None,
+            **common)
     collected = []
     done = 0.0
     for raw in raw_segments:  # decoding happens lazily, window by window
@@ -71,12 +123,7 @@ def transcribe_file(
         progress(100.0)
     resolved_device, resolved_type = resolve_device(device, compute_type)
     settings: dict[str, Any] = {
-        "language": language,
-        "task": task,
-        "beam_size": beam_size,
-        "vad": vad,
-        "initial_prompt": initial_prompt,
-        "word_timestamps": word_timestamps,
+        **options.to_dict(),
         "device": resolved_device,
         "compute_type": resolved_type,
         "cpu_threads": cpu_threads,
@@ -85,7 +132,9 @@ def transcribe_file(
     }
     segments = clean_segments(collected, duration)
     # Detection on silence is a guess (often "en"): report no language instead.
-    detected = info.language if (language or segments) else ""
+    detected = info.language if (options.language or segments) else ""
+    if options.task == "translate" and segments:
+        detected = "en"
     return Transcript(
         language=detected,
         duration_s=duration,
@@ -93,6 +142,94 @@ def transcribe_file(
         model=model_label(model),
         settings=settings,
     )
+
+
+def speech_pieces(audio: np.ndarray, options: DecodeOptions) -> list[tuple[float, float]]:
+    """Speech regions (VAD) grouped into pieces of at most ``piece_s``, each decoded as one window.
+
+    A piece never spans a silence longer than ``MAX_PIECE_GAP_S``: Whisper
+    invents text over long silences inside its window.
+    """
+    duration = audio.shape[0] / SAMPLE_RATE
+    if not options.vad:  # fixed windows
+        step = options.piece_s
+        return [(t, math.floor(min(t + step, duration) * 1000) / 1000) for t in _frange(0.0, duration, step)]
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    vad = VadOptions(**options.vad_parameters(max_speech_s=options.piece_s))
+    regions = [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in get_speech_timestamps(audio, vad)]
+    pieces: list[tuple[float, float]] = []
+    for start, end in regions:
+        if pieces and end - pieces[-1][0] <= options.piece_s and start - pieces[-1][1] <= MAX_PIECE_GAP_S:
+            pieces[-1] = (pieces[-1][0], end)
+        else:
+            pieces.append((start, end))
+    # Floor to the millisecond: faster-whisper turns these back into sample indices.
+    return [(round(s, 3), math.floor(min(e, duration) * 1000) / 1000) for s, e in pieces if e > s]
+
+
+def _frange(start: float, stop: float, step: float) -> list[float]:
+    out, t = [], start
+    while t < stop:
+        out.append(t)
+        t += step
+    return out
+
+
+def uncovered(pieces: list[tuple[float, float]], words: list[tuple[float, float]],
+              min_hole_s: float = MIN_HOLE_S) -> list[tuple[float, float]]:
+    """Stretches of the pieces, at least ``min_hole_s`` long, that no decoded word covers.
+
+    Beam search without timestamp tokens sometimes skips whole sentences at
+    the start of a window; word timestamps show where.
+    """
+    holes: list[tuple[float, float]] = []
+    spans = sorted(words)
+    for start, end in pieces:
+        cursor = start
+        for w_start, w_end in spans:
+            if w_end <= start or w_start >= end:
+                continue
+            if w_start - cursor >= min_hole_s:
+                holes.append((cursor, w_start))
+            cursor = max(cursor, w_end)
+        if end - cursor >= min_hole_s:
+            holes.append((cursor, end))
+    return [(round(s, 3), round(e, 3)) for s, e in holes]
+
+
+def _decode_batched(whisper: Any, audio: np.ndarray, options: DecodeOptions, duration: float,
+                    common: dict[str, Any]) -> tuple[list[Any], Any]:
+    from faster_whisper import BatchedInferencePipeline
+
+    pipeline = BatchedInferencePipeline(whisper)
+    pieces = speech_pieces(audio, options)
+    if not pieces:
+        # Nothing to decode; faster-whisper still reports language info for an empty run.
+        return [], _NoSpeechInfo(options.language or "")
+
+    def run(clips: list[tuple[float, float]]) -> tuple[list[Any], Any]:
+        segments, info = pipeline.transcribe(
+            audio, batch_size=options.batch_size, chunk_length=int(options.piece_s),
+            clip_timestamps=[{"start": s, "end": e} for s, e in clips], **common)
+        return list(segments), info
+
+    segments, info = run(pieces)
+    if options.word_timestamps:
+        spoken = [(w.start, w.end) for seg in segments for w in (seg.words or [])]
+        holes = uncovered(pieces, spoken)
+        if holes:
+            # Decode the skipped stretches on their own: a shorter window is read in full.
+            again, _ = run(holes)
+            kept = [seg for seg in again if seg.words and any(h0 <= seg.words[0].start < h1 for h0, h1 in holes)]
+            segments = sorted(segments + kept, key=lambda seg: seg.start)
+    return segments, info
+
+
+@dataclass
+class _NoSpeechInfo:
+    language: str
+    language_probability: float = 0.0
 
 
 def clean_segments(raw_segments: Iterable[Any], duration: float) -> list[Segment]:
@@ -117,6 +254,14 @@ def clean_segments(raw_segments: Iterable[Any], duration: float) -> list[Segment
             continue
         words = _clean_words(raw.words or [], prev_end, duration)
         if words:
+            looped = collapse_loops([w.text for w in words])
+            if len(looped) < len(words):
+                words = [words[i] for i in looped]
+                text = nfc(join_words(w.text for w in words))
+        elif raw.words is None:
+            tokens = text.split(" ")
+            text = " ".join(tokens[i] for i in collapse_loops(tokens))
+        if words:
             start, end = words[0].start, words[-1].end
         else:
             start = _clamp(raw.start, prev_end, duration)
@@ -134,6 +279,38 @@ def clean_segments(raw_segments: Iterable[Any], duration: float) -> list[Segment
         last_key = key
         prev_end = end
     return kept
+
+
+def collapse_loops(tokens: list[str], max_n: int = 8) -> list[int]:
+    """Indices of ``tokens`` to keep once decoding loops are cut.
+
+    Whisper sometimes repeats a word or phrase many times ("và và và ...").
+    A phrase said three times in a row (a single word: four times) is a
+    loop, not speech; only its first two occurrences are kept.
+    """
+    keys = [comparable(t) for t in tokens]
+    keep: list[int] = []
+    i = 0
+    while i < len(keys):
+        cut = False
+        for n in range(1, max_n + 1):
+            if i + 2 * n > len(keys):
+                break
+            gram = keys[i : i + n]
+            if not all(gram):
+                continue
+            repeats = 1
+            while keys[i + repeats * n : i + (repeats + 1) * n] == gram:
+                repeats += 1
+            if repeats >= (4 if n == 1 else 3):
+                keep.extend(range(i, i + 2 * n))
+                i += repeats * n
+                cut = True
+                break
+        if not cut:
+            keep.append(i)
+            i += 1
+    return keep
 
 
 def _clean_words(raw_words: Iterable[Any], prev_end: float, duration: float) -> list[Word]:

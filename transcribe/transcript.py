@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .textutil import join_words, nfc
+from .textutil import comparable, join_words, nfc
 
 SCHEMA_VERSION = 1
 
@@ -40,6 +41,19 @@ class Transcript:
     def text(self) -> str:
         return nfc(join_words(s.text for s in self.segments if s.text))
 
+    def shifted(self, offset: float) -> Transcript:
+        """The same transcript with every time moved by ``offset`` seconds (a chunk placed in its recording)."""
+
+        def move(t: float) -> float:
+            return round(t + offset, 3)
+
+        segments = [
+            replace(s, start=move(s.start), end=move(s.end),
+                    words=[replace(w, start=move(w.start), end=move(w.end)) for w in s.words])
+            for s in self.segments
+        ]
+        return replace(self, segments=segments, duration_s=move(self.duration_s))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["schema"] = SCHEMA_VERSION
@@ -69,3 +83,36 @@ class Transcript:
             model=d.get("model", ""),
             settings=dict(d.get("settings", {})),
         )
+
+
+def merge_transcripts(parts: Iterable[Transcript], duration_s: float, *, language: str, model: str,
+                      settings: dict[str, Any] | None = None) -> Transcript:
+    """Join chunk transcripts (already shifted to recording time) into one.
+
+    Times are kept as they are, only made monotonic; a line repeated across a
+    chunk boundary (Whisper sometimes re-reads the edge) is dropped.
+    """
+    segments: list[Segment] = []
+    last_key = ""
+    prev_end = 0.0
+    for part in parts:
+        for seg in part.segments:
+            key = comparable(seg.text)
+            if not key or key == last_key:
+                continue
+            words = []
+            for w in seg.words:
+                start = max(w.start, prev_end)
+                words.append(replace(w, start=round(start, 3), end=round(max(w.end, start), 3)))
+                prev_end = words[-1].end
+            start = max(seg.start, segments[-1].end if segments else 0.0)
+            if words:
+                start, end = words[0].start, words[-1].end
+            else:
+                end = max(seg.end, start)
+            segments.append(replace(seg, start=round(start, 3), end=round(min(end, max(duration_s, end)), 3),
+                                    words=words))
+            prev_end = max(prev_end, segments[-1].end)
+            last_key = key
+    return Transcript(language=language if segments or language else "", duration_s=round(duration_s, 3),
+                      segments=segments, model=model, settings=dict(settings or {}))

@@ -27,7 +27,8 @@ from tests.media_helpers import (
     truncate_file,
 )
 
-FAST = {"preset": "ultrafast"}
+FAST = {"preset": "ultrafast", "pictures": False}  # pictures are tested where they matter (and in test_media_pictures)
+WITH_PICTURES = {"preset": "ultrafast"}
 
 
 def streams_of(path: Path) -> dict[str, dict]:
@@ -70,6 +71,10 @@ def test_ladder_never_upscales(transcoded_720p) -> None:
         "download.mp4",
         "hls",
         "poster.jpg",
+        "storyboard.jpg",
+        "storyboard.vtt",
+        "thumb-large.jpg",
+        "thumb-small.jpg",
     ]
     assert r.to_dict()["renditions"][0]["height"] == 720
 
@@ -172,7 +177,7 @@ def test_audio_only_source(audio_m4a: Path, tmp_path: Path) -> None:
     src.write_bytes(audio_m4a.read_bytes())
     before = hashlib.sha256(src.read_bytes()).hexdigest()
 
-    r = transcode(src, out, **FAST)
+    r = transcode(src, out, **WITH_PICTURES)
     assert [x.playlist for x in r.renditions] == ["hls/audio.m3u8"]
     assert (r.renditions[0].height, r.renditions[0].codecs) == (None, "mp4a.40.2")
     assert r.mp4 is None and r.audio == "audio.m4a"
@@ -199,7 +204,7 @@ def test_video_without_audio(video_no_audio: Path, tmp_path: Path) -> None:
 
 
 def test_rotated_phone_video_comes_out_upright(rotated_video: Path, tmp_path: Path) -> None:
-    r = transcode(rotated_video, tmp_path, **FAST)
+    r = transcode(rotated_video, tmp_path, **WITH_PICTURES)
     (rend,) = [x for x in r.renditions if x.height]
     assert (rend.width, rend.height) == (360, 640)  # portrait "360p": short side 360
     for rel in (rend.playlist, r.mp4):

@@ -155,9 +155,9 @@ def test_avc_codec_string(tmp_path: Path) -> None:
 
 
 def test_candidate_times() -> None:
-    assert candidate_times(60.0) == [6.0, 15.0, 30.0]
+    assert candidate_times(60.0) == [6.0, 15.0, 30.0, 21.0, 39.0, 48.0]
     assert candidate_times(6.0)[0] == 1.0  # at least 1 s in
-    assert candidate_times(0.8) == [0.0, 0.2, 0.4]
+    assert candidate_times(0.8) == [0.0, 0.2, 0.4, 0.28, 0.52, 0.6]
     assert candidate_times(0.0) == [0.0]
 
 

@@ -203,7 +203,8 @@ def test_reconciler_reenqueues_work_a_crash_left_behind(client, tech, tmp_path, 
     from orchestrator.core import redis_connection
 
     Queue("media", connection=redis_connection()).empty()
-    assert reconcile()["requeued"] == [run.id]
+    # (Other tests' jobs emptied from the queue above are legitimately re-enqueued too.)
+    assert run.id in reconcile()["requeued"]
     assert stages(rec_id)["transcode"].status == "queued"
     run_worker_burst(app)
     assert stages(rec_id)["publish"].status == "done"

@@ -1,0 +1,149 @@
+"""Transcription speed on a long recording: sequential, batched, and chunked parallel jobs.
+
+The recording (at least 10 minutes) is built from the real Vietnamese utterances of
+../shared/data/speech_vi, joined with 0.5 s pauses, repeated in rotated order with 1.5 s between
+rounds. It is transcribed by
+
+  (a) the plain sequential engine (faster-whisper's sliding 30 s window, beam 5, VAD),
+  (b) the batched engine (BatchedInferencePipeline over VAD pieces, beam 5),
+  (c) the production path: VAD + chunking, one RQ job per chunk, then the merge job, with 1 and
+      with 2 worker processes, each limited to one CPU thread,
+
+and every result is scored against the joined references. The last line is a JSON object with
+`audio_s`, the wall time, `rtf` and WER of each mode, `parallel_scaling` (speed with 2 one-thread
+workers / speed with 1) and the machine load before and after each mode: other processes on the
+same cores slow every mode down, so compare figures from one run.
+
+    .venv/bin/python bench/transcribe.py [--minutes 10] [--device cpu|cuda] [--threads 2] [--modes a,b,c1,c2]
+
+It uses the configured environment (DATABASE_URL, REDIS_URL, STORAGE_URL) or, without it, a
+temporary data folder with its own Redis.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SPEECH_VI = ROOT.parent / "shared" / "data" / "speech_vi"
+
+
+def build_recording(dest: Path, minutes: float) -> tuple[float, str]:
+    """Join the utterances (0.5 s pauses) round after round (1.5 s apart) until `minutes` are reached."""
+    import wave
+
+    import numpy as np
+
+    from transcribe.audio import SAMPLE_RATE, load_audio
+    from transcribe.evaluate import read_references
+
+    refs = read_references(SPEECH_VI)
+    clips = [(load_audio(r.path), r.text) for r in refs]
+    pause, gap = np.zeros(SAMPLE_RATE // 2, "<i2"), np.zeros(int(SAMPLE_RATE * 1.5), "<i2")
+    texts, total, rnd = [], 0, 0
+    with wave.open(str(dest), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        while total < minutes * 60 * SAMPLE_RATE:
+            order = clips[rnd % len(clips):] + clips[: rnd % len(clips)]  # a different neighbour each round
+            for n, (audio, text) in enumerate(order):
+                if n or rnd:
+                    out.writeframes((gap if n == 0 else pause).tobytes())
+                    total += len(gap if n == 0 else pause)
+                pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
+                out.writeframes(pcm.tobytes())
+                total += len(pcm)
+                texts.append(text)
+            rnd += 1
+    return round(total / SAMPLE_RATE, 3), " ".join(texts)
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="CPU threads for the in-process modes (a) and (b)")
+    parser.add_argument("--modes", default="a,b,c1,c2")
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+
+    if not os.environ.get("DIEMCAU_DATA_DIR") and not os.environ.get("DATABASE_URL"):
+        os.environ["DIEMCAU_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-transcribe-")
+    if args.device != "cpu":
+        os.environ["DIEMCAU_WHISPER_DEVICE"] = args.device
+
+    from orchestrator.asr_eval import run_long
+    from orchestrator.core import create_core_app, ensure_database
+    from transcribe.engine import transcribe_file
+    from transcribe.evaluate import score
+    from transcribe.model import load_model, resolve_device
+    from transcribe.options import DecodeOptions
+
+    device, compute_type = resolve_device(args.device)
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
+        recording = Path(tmp) / "long.wav"
+        audio_s, reference = build_recording(recording, args.minutes)
+        print(f"recording: {audio_s:.1f} s of real speech with pauses", flush=True)
+
+        def record(name: str, text: str, wall: float, before: list[float], **extra) -> None:
+            s = score([reference], [text])
+            results[name] = {"wall_s": round(wall, 2), "rtf": round(wall / audio_s, 4), "wer": s.wer, "cer": s.cer,
+                             "load_before": before, "load_after": load(), **extra}
+            print(f"{name:12s} wall {wall:7.1f} s  rtf {wall / audio_s:.4f}  WER {s.wer:.4f}  load {before}",
+                  flush=True)
+
+        for mode, decoder in (("a", "sequential"), ("b", "batched")):
+            if mode not in modes:
+                continue
+            options = DecodeOptions(decoder=decoder)
+            # The model is loaded before the clock starts, as in a worker that is already running.
+            load_model(args.model, device=device, compute_type=compute_type, cpu_threads=args.threads)
+            before, t0 = load(), time.perf_counter()
+            tr = transcribe_file(recording, options=options, model=args.model, device=device,
+                                 compute_type=compute_type, cpu_threads=args.threads)
+            record(f"{decoder}", tr.text, time.perf_counter() - t0, before, threads=args.threads)
+
+        app = create_core_app()
+        ensure_database(app)
+        with app.app_context():
+            for mode, workers in (("c1", 1), ("c2", 2)):
+                if mode not in modes:
+                    continue
+                before = load()
+                run = run_long(recording, options=DecodeOptions(), model=args.model, workers=workers, threads=1)
+                record(f"chunked_{workers}w", run.transcript.text, run.wall_s, before, workers=workers,
+                       threads_per_worker=1, chunks=run.chunks, worker_startup_s=round(run.startup_s, 2),
+                       chunk_busy_s=round(run.chunk_seconds, 2))
+    summary: dict = {"audio_s": audio_s, "device": device, "compute_type": compute_type, "model": args.model or
+                     "bundled:whisper-base", "cpus": os.cpu_count(), "modes": results}
+    for name, row in results.items():
+        summary[f"{name}_wall_s"], summary[f"{name}_rtf"] = row["wall_s"], row["rtf"]
+    if "chunked_1w" in results and "chunked_2w" in results:
+        summary["parallel_scaling"] = round(results["chunked_1w"]["wall_s"] / results["chunked_2w"]["wall_s"], 3)
+    if "sequential" in results:
+        for name in ("batched", "chunked_1w", "chunked_2w"):
+            if name in results:
+                summary[f"{name}_wer_minus_sequential"] = round(results[name]["wer"] - results["sequential"]["wer"], 4)
+    best = min(results.values(), key=lambda r: r["rtf"]) if results else None
+    summary["best_rtf"] = best["rtf"] if best else None
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
