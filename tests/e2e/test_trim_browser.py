@@ -14,7 +14,7 @@ from orchestrator import products as prod
 from orchestrator.db import db
 from orchestrator.models import Recording
 from orchestrator.pipeline import ingest_file, run_stage
-from tests.e2e.conftest import ARTIFACTS, browser, live_server, page  # noqa: F401 (pytest fixtures)
+from tests.e2e.conftest import ARTIFACTS
 from tests.media_helpers import make_frame_counter
 
 pytestmark = pytest.mark.e2e
