@@ -142,8 +142,8 @@ def run_ladder(args: argparse.Namespace) -> dict:
                 sizes[name] = rung_bytes(out)
                 shutil.rmtree(out, ignore_errors=True)
                 log(f"{height}p repeat {rep + 1} {name:13s} wall {wall:7.2f} s  cpu {cpu:7.2f} s  load {load}")
-        med = {k: statistics.median(r["wall_s"] for r in v) for k, v in runs.items()}
-        cpu_med = {k: statistics.median(r["cpu_s"] for r in v) for k, v in runs.items()}
+        med = {k: round(statistics.median(r["wall_s"] for r in v), 2) for k, v in runs.items()}
+        cpu_med = {k: round(statistics.median(r["cpu_s"] for r in v), 2) for k, v in runs.items()}
         ratios = [p["wall_s"] / s["wall_s"] for s, p in zip(runs["single_pass"], runs["per_rendition"], strict=True)]
         per_source[f"{height}p"] = {
             "source": src.name,
