@@ -287,8 +287,11 @@ def _rss(title: str, link: str, description: str, pubs: list[Publication]) -> Re
                       "duration": int(pub.recording.duration_s or 0),
                       "poster_abs": _absolute(view["poster_url"]), "hls_abs": _absolute(view["hls_url"]),
                       "download_abs": _absolute(view["download_url"])})
+    # The feed changes when a clip is published, not every second: lastBuildDate is the newest
+    # publication, so the ETag stays put and readers get 304s.
+    newest = max((_utc(p.published_at) for p in pubs), default=datetime(2026, 1, 1, tzinfo=UTC))
     body = render_template("portal/feed.xml", title=title, link=link, description=description, items=items,
-                           built=format_datetime(datetime.now(UTC)))
+                           built=format_datetime(newest))
     return cached(Response(body, mimetype="application/rss+xml"), 300)
 
 

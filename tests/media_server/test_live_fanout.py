@@ -96,7 +96,7 @@ def test_a_viewer_that_cannot_keep_up_moves_to_the_lower_rendition(media_servers
         assert await wait_for(lambda: rendition_of("site:2") == "180p", 25, 0.5)
         rooms = server.rooms()[str(event.id)]
         congested[0] = False      # the lower rendition fits the link: the viewer decodes it
-        switched = await wait_for(lambda: (320, 180) in lossy.sizes, 15, 0.3)
+        switched = await wait_for(lambda: (320, 180) in lossy.sizes, 30, 0.3)
         frames = good.video_frames
         await asyncio.sleep(1)
         good_kept_going = good.video_frames > frames
