@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(panel.bp)
     app.register_blueprint(panel.api)
-    from . import search  # issue 6: portal search over transcript moments; before portal.bp, whose /search it extends
+    from . import search  # issue 6: portal search over transcript moments (the portal links to it)
 
     app.register_blueprint(search.bp)
     app.register_blueprint(portal.bp)

@@ -222,13 +222,6 @@ def series(slug: str):
     return _page("portal/series.html", series=row, clips=[clip_view(p) for p in pubs])
 
 
-@bp.get("/search")
-def search():
-    text = request.args.get("q", "").strip()[:100]
-    pubs = _published_query(50, text=text) if text else []
-    return _page("portal/search.html", q=text, clips=[clip_view(p) for p in pubs])
-
-
 @bp.get("/v/<slug>")
 def clip(slug: str):
     pub = _publication_or_404(slug)
