@@ -169,10 +169,11 @@ def _finish_event(recording: Recording) -> None:
 # --- running a stage ----------------------------------------------------------------------------
 
 class Progress:
-    """Stage progress into the database row and the RQ job meta, throttled so the DB is not hammered."""
+    """A job's progress into its database row (any model with `id` and `percent`: a StageRun, a
+    MediaProduct) and the RQ job meta, throttled so the database is not hammered."""
 
-    def __init__(self, run: StageRun, min_interval_s: float = 0.5):
-        self.run_id = run.id
+    def __init__(self, row, min_interval_s: float = 0.5):
+        self.model, self.row_id = type(row), row.id
         self.min_interval_s = min_interval_s
         self._last = 0.0
 
@@ -182,7 +183,7 @@ class Progress:
             return
         self._last = t
         percent = max(0.0, min(100.0, float(percent)))
-        db.session.execute(db.update(StageRun).where(StageRun.id == self.run_id).values(percent=percent))
+        db.session.execute(db.update(self.model).where(self.model.id == self.row_id).values(percent=percent))
         db.session.commit()
         job = get_current_job()
         if job is not None:

@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rq import get_current_job
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,7 +37,7 @@ from media.timeline import Timeline, parse_time, shift_cues
 from . import core
 from .db import db
 from .models import Asset, EventStatus, Recording, StageRun, StageStatus, Transcript, User, audit, utcnow
-from .pipeline import UserFacingError, now, queue
+from .pipeline import Progress, UserFacingError, now, queue
 
 log = logging.getLogger(__name__)
 
@@ -430,26 +429,6 @@ def transcode_stage(recording: Recording, workdir: Path, src: Path, progress: Ca
 
 # --- running product jobs ---------------------------------------------------------------------------
 
-class _ProductProgress:
-    def __init__(self, product: MediaProduct, min_interval_s: float = 0.5):
-        self.product_id = product.id
-        self.min_interval_s = min_interval_s
-        self._last = 0.0
-
-    def __call__(self, percent: float) -> None:
-        t = time.monotonic()
-        if t - self._last < self.min_interval_s and percent < 100:
-            return
-        self._last = t
-        percent = max(0.0, min(100.0, float(percent)))
-        db.session.execute(db.update(MediaProduct).where(MediaProduct.id == self.product_id).values(percent=percent))
-        db.session.commit()
-        job = get_current_job()
-        if job is not None:
-            job.meta.update(percent=percent)
-            job.save_meta()
-
-
 def run_product_job(product_id: int) -> dict:
     """RQ entry point (runs inside the core app context, like orchestrator.jobs.run_stage)."""
     from flask import has_app_context
@@ -486,7 +465,7 @@ def run_product(product_id: int) -> MediaProduct | None:
     workdir = core.settings().work_dir / f"product{product.id}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    progress = cancellable(_ProductProgress(product), product_cancel_key(product.id))
+    progress = cancellable(Progress(product), product_cancel_key(product.id))
     try:
         body = _run_trim if product.kind == TRIM else _run_social_cut
         result, record = body(product, workdir, progress)
