@@ -70,6 +70,14 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the worker processes)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -100,12 +108,14 @@ def main() -> int:
         audio_s, reference = build_recording(recording, args.minutes)
         print(f"recording: {audio_s:.1f} s of real speech with pauses", flush=True)
 
-        def record(name: str, text: str, wall: float, before: list[float], **extra) -> None:
+        def record(name: str, text: str, wall: float, before: list[float], cpu: float, **extra) -> None:
+            # CPU seconds do not depend on other processes much: cpu_s / cores is the wall time this
+            # mode would need with the cores to itself (if it can keep them busy).
             s = score([reference], [text])
             results[name] = {"wall_s": round(wall, 2), "rtf": round(wall / audio_s, 4), "wer": s.wer, "cer": s.cer,
-                             "load_before": before, "load_after": load(), **extra}
-            print(f"{name:12s} wall {wall:7.1f} s  rtf {wall / audio_s:.4f}  WER {s.wer:.4f}  load {before}",
-                  flush=True)
+                             "cpu_s": round(cpu, 1), "load_before": before, "load_after": load(), **extra}
+            print(f"{name:12s} wall {wall:7.1f} s  rtf {wall / audio_s:.4f}  WER {s.wer:.4f}  cpu {cpu:6.1f} s  "
+                  f"load {before}", flush=True)
 
         for mode, decoder in (("a", "sequential"), ("b", "batched")):
             if mode not in modes:
@@ -113,10 +123,10 @@ def main() -> int:
             options = DecodeOptions(decoder=decoder)
             # The model is loaded before the clock starts, as in a worker that is already running.
             load_model(args.model, device=device, compute_type=compute_type, cpu_threads=args.threads)
-            before, t0 = load(), time.perf_counter()
+            before, t0, c0 = load(), time.perf_counter(), cpu_seconds()
             tr = transcribe_file(recording, options=options, model=args.model, device=device,
                                  compute_type=compute_type, cpu_threads=args.threads)
-            record(f"{decoder}", tr.text, time.perf_counter() - t0, before, threads=args.threads)
+            record(f"{decoder}", tr.text, time.perf_counter() - t0, before, cpu_seconds() - c0, threads=args.threads)
 
         app = create_core_app()
         ensure_database(app)
@@ -124,9 +134,11 @@ def main() -> int:
             for mode, workers in (("c1", 1), ("c2", 2)):
                 if mode not in modes:
                     continue
-                before = load()
+                before, c0 = load(), cpu_seconds()
                 run = run_long(recording, options=DecodeOptions(), model=args.model, workers=workers, threads=1)
-                record(f"chunked_{workers}w", run.transcript.text, run.wall_s, before, workers=workers,
+                # Includes the workers' start-up (imports, model load), excluded from wall_s.
+                record(f"chunked_{workers}w", run.transcript.text, run.wall_s, before, cpu_seconds() - c0,
+                       workers=workers,
                        threads_per_worker=1, chunks=run.chunks, worker_startup_s=round(run.startup_s, 2),
                        chunk_busy_s=round(run.chunk_seconds, 2))
     summary: dict = {"audio_s": audio_s, "device": device, "compute_type": compute_type, "model": args.model or

@@ -131,9 +131,12 @@ def media_url(key: str) -> str | None:
     return f"{base}/{key}" if base else None
 
 
-def _transcript(recording_id: int) -> Transcript | None:
-    return db.session.execute(db.select(Transcript).filter_by(recording_id=recording_id)
-                              .order_by(Transcript.version.desc()).limit(1)).scalar_one_or_none()
+def _transcript(recording_id: int, language: str | None = None) -> Transcript | None:
+    """The latest version in the spoken language (an edited English track must not replace it)."""
+    query = db.select(Transcript).filter_by(recording_id=recording_id)
+    if language:
+        query = query.filter_by(language=language)
+    return db.session.execute(query.order_by(Transcript.version.desc()).limit(1)).scalar_one_or_none()
 
 
 def _series_of(event: Event):
@@ -227,7 +230,8 @@ def clip(slug: str):
     pub = _publication_or_404(slug)
 
     def render() -> str:
-        return render_template("portal/clip.html", **clip_view(pub), transcript=_transcript(pub.recording_id),
+        transcript = _transcript(pub.recording_id, pub.recording.event.language)
+        return render_template("portal/clip.html", **clip_view(pub), transcript=transcript,
                                series=_series_of(pub.recording.event),
                                captions_default=request.args.get("cc", "1") != "0")
     return cached_page(render)
