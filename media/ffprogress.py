@@ -144,3 +144,21 @@ def _drain(stream: IO[str], tail: deque[str]) -> None:
         line = line.rstrip()
         if line:
             tail.append(line)
+
+
+class Monotonic:
+    """Forwards strictly increasing percentages to the caller's callback (if any)."""
+
+    def __init__(self, callback: ProgressFn | None) -> None:
+        self.callback = callback
+        self.last = -1.0
+
+    def __call__(self, pct: float) -> None:
+        pct = round(max(0.0, min(100.0, pct)), 2)
+        if self.callback is not None and pct > self.last:
+            self.last = pct
+            self.callback(pct)
+
+    def phase(self, start: float, end: float) -> ProgressFn:
+        """A 0..100 callback for one step, mapped onto [start, end] of the whole job."""
+        return lambda p: self(start + (end - start) * p / 100.0)

@@ -20,7 +20,7 @@ import functools
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import ffmpeg
 
 from media import loudness as loud
 from media.errors import FONT_MISSING, NO_FRAMES, NO_STREAMS, RANGE_TOO_LONG, TRIM_OUT_OF_RANGE, MediaError
-from media.ffprogress import ProgressFn, run_ffmpeg
+from media.ffprogress import Monotonic, ProgressFn, run_ffmpeg
 from media.ladder import output_fps
 from media.probe import ProbeResult, probe
 from media.timeline import Timeline, cut_audio, cut_video, open_input
@@ -193,7 +193,7 @@ def make_social_cut(
         raise MediaError(FONT_MISSING, "no font with Vietnamese diacritics (install fonts-noto-core)")
 
     dest_path.parent.mkdir(parents=True, exist_ok=True)
-    report = _Phases(progress)
+    report = Monotonic(progress)
     with tempfile.TemporaryDirectory(prefix=".social-", dir=dest_path.parent) as tmp_name:
         tmp = Path(tmp_name)
         plan = None
@@ -265,18 +265,3 @@ def _audio_base(inp: Any) -> Any:
 def _audio(src: Path, timeline: Timeline) -> Any:
     inp, relative = open_input(str(src), timeline)
     return cut_audio(_audio_base(inp), relative)
-
-
-class _Phases:
-    def __init__(self, callback: ProgressFn | None) -> None:
-        self.callback = callback
-        self.last = -1.0
-
-    def __call__(self, pct: float) -> None:
-        pct = round(max(0.0, min(100.0, pct)), 2)
-        if self.callback is not None and pct > self.last:
-            self.last = pct
-            self.callback(pct)
-
-    def phase(self, start: float, end: float) -> Callable[[float], None]:
-        return lambda p: self(start + (end - start) * p / 100.0)

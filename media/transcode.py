@@ -28,7 +28,7 @@ import ffmpeg
 
 from media import loudness as loud
 from media.errors import NO_FRAMES, NO_STREAMS, MediaError
-from media.ffprogress import ProgressFn, run_ffmpeg
+from media.ffprogress import Monotonic, run_ffmpeg
 from media.hls import (
     AAC_LC,
     Variant,
@@ -142,7 +142,7 @@ def transcode(
     out.mkdir(parents=True, exist_ok=True)
     # Dot-prefixed so a directory listing / web server never serves it mid-way.
     stage = Path(tempfile.mkdtemp(prefix=".transcode-", dir=out))
-    report = _Monotonic(progress)
+    report = Monotonic(progress)
     try:
         job = _Job(stage, src_path, pr, list(heights), opts, timeline, loudness, pictures)
         result = _transcode_in(job, report)
@@ -173,7 +173,7 @@ class _Job:
         return self.timeline.duration if self.timeline is not None else self.pr.duration_s
 
 
-def _transcode_in(job: _Job, report: _Monotonic) -> TranscodeResult:
+def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     stage, pr, opts = job.stage, job.pr, job.opts
     (stage / HLS_DIR).mkdir()
     rungs: list[Rung] = []
@@ -509,21 +509,3 @@ def _check_options(opts: EncodeOptions) -> None:
 def _rmdir_if_empty(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.rmdir()
-
-
-class _Monotonic:
-    """Forwards strictly increasing percentages to the caller's callback (if any)."""
-
-    def __init__(self, callback: ProgressFn | None) -> None:
-        self.callback = callback
-        self.last = -1.0
-
-    def __call__(self, pct: float) -> None:
-        pct = round(max(0.0, min(100.0, pct)), 2)
-        if self.callback is not None and pct > self.last:
-            self.last = pct
-            self.callback(pct)
-
-    def phase(self, start: float, end: float) -> ProgressFn:
-        """A 0..100 callback for one step, mapped onto [start, end] of the whole job."""
-        return lambda p: self(start + (end - start) * p / 100.0)

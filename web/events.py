@@ -316,30 +316,28 @@ def detail(event_id: int):
                            state_labels=state_labels(), attendees=sum(p.attendance or 0 for p in parts))
 
 
-@bp.post("/<int:event_id>/start")
-@roles_required("technician")
-def start(event_id: int):
+def _live_transition(event_id: int, transition, done_message: str):
+    """Start or stop from the event or wall page, then go back where the technician was."""
     event = event_or_404(event_id, manage=True)
     try:
-        start_event(event, current_user)
-        flash(_("The event is live."), "info")
+        transition(event, current_user)
+        flash(done_message, "info")
     except LiveError as exc:
         flash(live_message(exc), "error")
     return redirect(request.form.get("next") if request.form.get("next", "").startswith("/")
                     else url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/start")
+@roles_required("technician")
+def start(event_id: int):
+    return _live_transition(event_id, start_event, _("The event is live."))
 
 
 @bp.post("/<int:event_id>/stop")
 @roles_required("technician")
 def stop(event_id: int):
-    event = event_or_404(event_id, manage=True)
-    try:
-        stop_event(event, current_user)
-        flash(_("The event has ended."), "info")
-    except LiveError as exc:
-        flash(live_message(exc), "error")
-    return redirect(request.form.get("next") if request.form.get("next", "").startswith("/")
-                    else url_for("events.detail", event_id=event.id))
+    return _live_transition(event_id, stop_event, _("The event has ended."))
 
 
 @bp.post("/<int:event_id>/cancel")
