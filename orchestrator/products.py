@@ -110,7 +110,14 @@ def stage_cancel_key(recording_id: int, stage: str) -> str:
 
 def cancellable(progress: Callable[[float], None] | None, key: str, token: str = "1",
                 min_interval_s: float = 0.5) -> Callable[[float], None]:
-    """Wrap a progress callback: raise JobCancelled once Redis holds `token` at `key`."""
+    """Wrap a progress callback: raise JobCancelled once Redis holds `token` at `key`.
+
+    Without a Redis (`diemcau process` on a fresh data folder) nobody can set the flag: no checks,
+    and no private Redis started just to look for one."""
+    from .redis_server import running_redis_url
+
+    if running_redis_url(core.settings()) is None:
+        return progress or (lambda _percent: None)
     conn = core.redis_connection()
     last = [0.0]
 

@@ -50,13 +50,26 @@ def redis_url(settings: Settings) -> str:
     return ensure_private_redis(settings.data_dir / "redis")
 
 
-def ensure_private_redis(folder: Path, timeout_s: float = 10.0) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
+def running_redis_url(settings: Settings) -> str | None:
+    """The configured REDIS_URL, or the private server's URL if one is running; never starts one."""
+    return settings.redis_url or _running_private_redis(settings.data_dir / "redis")
+
+
+def _running_private_redis(folder: Path) -> str | None:
     port_file = folder / "port"
     if port_file.exists():
         url = f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
         if _alive(url):
             return url
+    return None
+
+
+def ensure_private_redis(folder: Path, timeout_s: float = 10.0) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    running = _running_private_redis(folder)
+    if running:
+        return running
+    port_file = folder / "port"
     port = _free_port()
     subprocess.run(
         [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),

@@ -1,5 +1,5 @@
-"""Shared fixtures: the real PostgreSQL and Redis when reachable (CI has both), else SQLite and a
-private Redis; a fresh data folder per test session; users per role."""
+"""Shared fixtures: a fresh database on the real PostgreSQL when reachable (CI has it), else SQLite;
+a private Redis server per run; a fresh data folder per test session; users per role."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("DIEMCAU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS = os.environ.get("DIEMCAU_TEST_REDIS", "redis://127.0.0.1:6379/14")
+TEST_REDIS = os.environ.get("DIEMCAU_TEST_REDIS", "")
 S3_ACCESS_KEY = "testing-access-key"
 S3_SECRET_KEY = "testing-secret-key"
 
@@ -44,19 +44,24 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory) -> str:
+def redis_url(tmp_path_factory):
+    """A Redis server of this run's own (DIEMCAU_TEST_REDIS names another one).
+
+    Not the machine's shared Redis on 6379: another test run on the same machine would share its RQ
+    queues (its worker takes this run's jobs and runs them against its own database), its pub/sub
+    channels (which ignore the database number) and its FLUSHDB at start-up (this run's live events
+    vanish mid-test). A private `redis-server` on a free loopback port costs a few milliseconds."""
     from redis import Redis
 
-    if _port_open("127.0.0.1", 6379):
-        url = TEST_REDIS
-    else:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Redis at 127.0.0.1:6379")
-        from orchestrator.redis_server import ensure_private_redis
+    if TEST_REDIS:
+        Redis.from_url(TEST_REDIS).flushdb()
+        yield TEST_REDIS
+        return
+    from orchestrator.redis_server import ensure_private_redis, stop_private_redis
 
-        url = ensure_private_redis(tmp_path_factory.mktemp("redis"))
-    Redis.from_url(url).flushdb()
-    return url
+    folder = tmp_path_factory.mktemp("redis")
+    yield ensure_private_redis(folder)
+    stop_private_redis(folder)
 
 
 @pytest.fixture(scope="session")

@@ -59,10 +59,22 @@ def live_server(app, test_env):
     proc.wait(10)
 
 
+def _drop_queued_jobs(redis_url: str) -> None:
+    """Jobs earlier tests left queued (recordings of the live tests, which ran without a worker) would
+    be taken first and use up this module's time on a slow machine: they are not this module's work."""
+    from redis import Redis
+    from rq import Queue
+
+    connection = Redis.from_url(redis_url)
+    for queue in Queue.all(connection=connection):
+        queue.empty()
+
+
 @pytest.fixture(scope="module")
 def worker(test_env):
     """One in-process RQ worker for every queue, as `diemcau worker --in-process` runs in production.
     Module-scoped: a worker left running would take jobs that later tests run themselves."""
+    _drop_queued_jobs(test_env["REDIS_URL"])
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "worker.log", "w")  # noqa: SIM115 (the worker writes to it until teardown)
     proc = subprocess.Popen([_bin("diemcau"), "worker", "--in-process"], cwd=REPO_ROOT,

@@ -3,6 +3,7 @@ portal with Vietnamese subtitles: production web server, real worker, real Chrom
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.media_helpers import speech_clip
@@ -27,7 +28,13 @@ def test_upload_watch_progress_and_play_on_portal(live_server, worker, page, mak
     page.wait_for_url("**/panel/recordings/*", timeout=60_000)
 
     # Progress moves live (no reload) until the portal link appears.
-    page.wait_for_selector("#portal-link:not([hidden])", timeout=240_000)
+    try:
+        page.wait_for_selector("#portal-link:not([hidden]), li.stage.failed", timeout=240_000)
+    except PlaywrightTimeout:
+        pass
+    stages = page.locator("ol.stages").inner_text()
+    assert page.locator("#portal-link:not([hidden])").count() == 1, (
+        stages, (ARTIFACTS / "worker.log").read_text()[-3000:])
     assert page.locator('li.stage.done').count() == 4
     page.screenshot(path=str(ARTIFACTS / "panel-recording.png"), full_page=True)
 

@@ -74,6 +74,10 @@ class MediaServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of this server's log, for a failing assertion to show."""
+        return (ARTIFACTS / self.log_name).read_text(errors="replace")[-chars:]
+
     def rooms(self) -> dict:
         return requests.get(self.url + "/rooms", timeout=5).json()
 

@@ -30,6 +30,7 @@ def test_process_prints_a_json_summary_on_a_fresh_data_folder(tmp_path, shared_d
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert (tmp_path / "data" / "diemcau.db").exists()
+    assert not (tmp_path / "data" / "redis").exists()  # no Redis started (it would outlive the command)
     assert abs(summary["duration_s"] - 10) < 1.5
     assert summary["renditions"] and all(Path(r["playlist"]).exists() for r in summary["renditions"])
     assert {r["height"] for r in summary["renditions"]} >= {360}
