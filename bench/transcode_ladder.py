@@ -8,8 +8,9 @@ seconds and scaled to 1080p and to 720p, encoded as H.264 High at the bitrates p
 (1080p 16 Mbit/s, 720p 8 Mbit/s; `--master crf18` for a leaner master). Built once, cached.
 
 Designs, with the same encoder settings (media.transcode.build_encode_command for both):
-- single pass: Điểm Cầu's one ffmpeg run: decode once, split + scale per rung, every rung and
-  the audio-only rung encoded in the same process;
+- single pass: Điểm Cầu's one ffmpeg run: decode once, split + scale per rung (each from the rung
+  above), every rung encoded in the same process, the audio encoded once as the rendition that
+  every variant shares (HLS audio group);
 - per rendition: what peers do (PeerTube on-demand transcoding): one ffmpeg per rung, each
   decoding the source again, each encoding its own audio; plus one run for the audio-only rung.
 Only the encodes are timed (the stream-copy remux and the pictures are the same for both).

@@ -95,10 +95,26 @@ class Variant:
     codecs: str
     resolution: tuple[int, int] | None = None
     frame_rate: Fraction | None = None
+    audio_group: str | None = None  # the variant's sound comes from this EXT-X-MEDIA audio group
 
 
-def master_playlist_text(variants: list[Variant]) -> str:
+AUDIO_GROUP = "aud"
+
+
+@dataclass
+class AudioTrack:
+    """The one audio rendition every video variant shares (encoded once, not once per variant)."""
+    uri: str
+    channels: int = 2
+    group: str = AUDIO_GROUP
+    name: str = "Audio"
+
+
+def master_playlist_text(variants: list[Variant], audio: AudioTrack | None = None) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if audio is not None:
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{audio.group}",NAME="{_quoted(audio.name)}",DEFAULT=YES,'
+                     f'AUTOSELECT=YES,CHANNELS="{audio.channels}",URI="{_quoted(audio.uri)}"')
     for v in variants:
         attrs = [f"BANDWIDTH={v.bandwidth}", f"AVERAGE-BANDWIDTH={v.average_bandwidth}"]
         if v.resolution:
@@ -106,6 +122,8 @@ def master_playlist_text(variants: list[Variant]) -> str:
         if v.frame_rate:
             attrs.append(f"FRAME-RATE={float(v.frame_rate):.3f}")
         attrs.append(f'CODECS="{v.codecs}"')
+        if v.audio_group:
+            attrs.append(f'AUDIO="{v.audio_group}"')
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     return "\n".join(lines) + "\n"
 

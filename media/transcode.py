@@ -1,12 +1,14 @@
-"""Transcode one source into an HLS (fMP4/CMAF) ladder, an MP4 download, an M4A, a poster,
-thumbnails and a storyboard.
+"""Transcode one source into an HLS (fMP4/CMAF) ladder, an MP4 download, an M4A, a poster, thumbnails
+and a storyboard.
 
-One ffmpeg run decodes the source once and encodes every rung (split + scale per rung, audio
-split per variant); the MP4 and M4A are then stream-copied out of the HLS renditions, so nothing
-is ever encoded twice. Pictures come from the finished outputs (already upright, deinterlaced and
-cut), the storyboard from the smallest rung's keyframes. An edit (`timeline`: the kept ranges of
-the source) is applied inside the same run, and loudness normalisation (`loudness`) is the second
-pass of a two-pass EBU R128 normalisation whose first pass reads the audio only.
+One ffmpeg run decodes the source once and encodes every rung (split + scale per rung) and the
+audio once: every video variant plays the one audio rendition through an HLS audio group
+(EXT-X-MEDIA TYPE=AUDIO) instead of carrying its own copy. The MP4 and M4A are then stream-copied out of
+the HLS renditions, so nothing is ever encoded twice. Pictures come from the finished outputs
+(already upright, deinterlaced and cut), the storyboard from the smallest rung's keyframes. An
+edit (`timeline`: the kept ranges of the source) is applied inside the same run, and loudness
+normalisation (`loudness`) is the second pass of a two-pass EBU R128 normalisation whose first
+pass reads the audio only.
 
 All work happens in a private staging folder inside `out_dir` that is renamed into place at the
 end, so a failure or cancellation never leaves partial outputs behind.
@@ -31,6 +33,8 @@ from media.errors import NO_FRAMES, NO_STREAMS, MediaError
 from media.ffprogress import Monotonic, run_ffmpeg
 from media.hls import (
     AAC_LC,
+    AUDIO_GROUP,
+    AudioTrack,
     Variant,
     avc_codec_string,
     master_playlist_text,
@@ -197,7 +201,9 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     run_ffmpeg(cmd, job.duration, report.phase(encode_start, _ENCODE_END), cwd=stage)
 
     renditions, variants = _describe_variants(stage, rungs, fps, pr.has_audio)
-    (stage / HLS_DIR / MASTER_NAME).write_text(master_playlist_text(_start_order(variants)), encoding="utf-8")
+    shared_audio = AudioTrack(f"{AUDIO_RUNG}.m3u8") if rungs and pr.has_audio else None
+    (stage / HLS_DIR / MASTER_NAME).write_text(master_playlist_text(_start_order(variants), shared_audio),
+                                               encoding="utf-8")
 
     mp4 = MP4_NAME if rungs else None
     audio = AUDIO_NAME if pr.has_audio else None
@@ -287,8 +293,11 @@ def build_encode_command(
 ) -> Any:
     """The single ffmpeg run (as an ffmpeg-python node), with paths relative to the staging dir.
 
-    `audio_rung=False` leaves out the audio-only variant (the benchmark's one-pass-per-rung design
-    uses it to build a single-rung pass; rungs=[] with has_audio builds the audio-only pass).
+    The audio is encoded once, as the audio-only rung that every video variant shares (an HLS
+    audio group; the master playlist is written afterwards). `audio_rung=False` instead muxes a
+    separately encoded copy of the audio into each video variant and leaves out the audio-only rung:
+    the peers' one-pass-per-rung design that the benchmark compares against (rungs=[] with has_audio
+    builds its audio-only pass).
     """
     inp, relative = open_input(str(src), timeline)
     n_video = len(rungs)
@@ -313,26 +322,26 @@ def build_encode_command(
             # Explicit even size + setsar=1: square pixels even from anamorphic sources.
             videos.append(scaled.filter("setsar", "1").filter("format", "yuv420p"))
     audios: list[Any] = []
-    with_audio_rung = has_audio and (audio_rung or not n_video)
+    shared_audio = has_audio and (audio_rung or not n_video)  # else muxed into every video variant
     if has_audio:
         a = cut_audio(_audio_format(inp["a:0"]), relative)
         if audio_plan is not None:
             a = loud.apply(a, audio_plan)
-        n_audio = n_video + (1 if with_audio_rung else 0)  # one per video variant, plus the audio-only rung
+        n_audio = 1 if shared_audio else n_video
         audios = [a] if n_audio == 1 else [a.filter_multi_output("asplit", n_audio).stream(i) for i in range(n_audio)]
 
     streams: list[Any] = []
     var_map: list[str] = []
     for i, rung in enumerate(rungs):
         streams.append(videos[i])
-        if has_audio:
+        if has_audio and not shared_audio:
             streams.append(audios[i])
             var_map.append(f"v:{i},a:{i},name:{rung.name}")
         else:
             var_map.append(f"v:{i},name:{rung.name}")
-    if with_audio_rung:
-        streams.append(audios[n_video])
-        var_map.append(f"a:{n_video},name:{AUDIO_RUNG}")
+    if shared_audio:
+        streams.append(audios[0])
+        var_map.append(f"a:0,name:{AUDIO_RUNG}")
 
     kwargs: dict[str, Any] = {
         "f": "hls",
@@ -418,17 +427,20 @@ NVENC_PRESETS = {
 
 
 def build_remux_command(top_rung: str | None, has_audio: bool) -> Any:
-    """Stream-copy the MP4 (top rung, with its audio) and the M4A out of the finished HLS renditions."""
+    """Stream-copy the MP4 (top rung's video + the shared audio) and the M4A out of the finished HLS
+    renditions."""
     outputs = []
+    aud = ffmpeg.input(f"{HLS_DIR}/{AUDIO_RUNG}.m3u8") if has_audio else None
     if top_rung:
         top = ffmpeg.input(f"{HLS_DIR}/{top_rung}.m3u8")
-        # Explicit maps: with two inputs ffmpeg's automatic selection could take audio from either.
-        streams = [top["v:0"], top["a:0"]] if has_audio else [top["v:0"]]
+        # Explicit maps: with two inputs ffmpeg's automatic selection could take a stream from either.
+        streams = [top["v:0"], aud["a:0"]] if aud is not None else [top["v:0"]]
         outputs.append(ffmpeg.output(*streams, MP4_NAME, c="copy", movflags="+faststart"))
-    if has_audio:
-        aud = ffmpeg.input(f"{HLS_DIR}/{AUDIO_RUNG}.m3u8")
+    if aud is not None:
         outputs.append(aud["a:0"].output(AUDIO_NAME, c="copy", movflags="+faststart"))
-    return ffmpeg.merge_outputs(*outputs).global_args("-loglevel", "warning").overwrite_output()
+    # -copyts: video and audio come from two playlists of one encode, on one timeline; without it
+    # ffmpeg would shift each input to start at zero on its own and move the sound against the picture.
+    return ffmpeg.merge_outputs(*outputs).global_args("-loglevel", "warning", "-copyts").overwrite_output()
 
 
 def _describe_variants(
@@ -437,21 +449,26 @@ def _describe_variants(
     renditions: list[Rendition] = []
     variants: list[Variant] = []
     hls = stage / HLS_DIR
-    for rung in rungs:
-        pl = read_media_playlist(hls / f"{rung.name}.m3u8")
-        if pl.init is None or not pl.segments:
-            raise MediaError(NO_FRAMES, f"rendition {rung.name} has no segments: the video stream has no frames")
-        codecs = avc_codec_string(hls / pl.init) + (f",{AAC_LC}" if has_audio else "")
-        peak, avg = measure_bandwidth(pl)
-        variants.append(Variant(f"{rung.name}.m3u8", peak, avg, codecs, (rung.width, rung.height), fps))
-        renditions.append(Rendition(rung.height, rung.width, peak, f"{HLS_DIR}/{rung.name}.m3u8", codecs))
+    audio_peak = audio_avg = 0
     if has_audio:
         pl = read_media_playlist(hls / f"{AUDIO_RUNG}.m3u8")
         if not pl.segments:
             raise MediaError(NO_FRAMES, "audio rendition has no segments: the audio stream has no samples")
+        audio_peak, audio_avg = measure_bandwidth(pl)
+    for rung in rungs:
+        pl = read_media_playlist(hls / f"{rung.name}.m3u8")
+        if pl.init is None or not pl.segments:
+            raise MediaError(NO_FRAMES, f"rendition {rung.name} has no segments: the video stream has no frames")
+        # A variant's BANDWIDTH and CODECS cover what a player fetches for it: its video and the shared audio.
+        codecs = avc_codec_string(hls / pl.init) + (f",{AAC_LC}" if has_audio else "")
         peak, avg = measure_bandwidth(pl)
-        variants.append(Variant(f"{AUDIO_RUNG}.m3u8", peak, avg, AAC_LC))
-        renditions.append(Rendition(None, None, peak, f"{HLS_DIR}/{AUDIO_RUNG}.m3u8", AAC_LC))
+        peak, avg = peak + audio_peak, avg + audio_avg
+        group = AUDIO_GROUP if has_audio else None
+        variants.append(Variant(f"{rung.name}.m3u8", peak, avg, codecs, (rung.width, rung.height), fps, group))
+        renditions.append(Rendition(rung.height, rung.width, peak, f"{HLS_DIR}/{rung.name}.m3u8", codecs))
+    if has_audio:
+        variants.append(Variant(f"{AUDIO_RUNG}.m3u8", audio_peak, audio_avg, AAC_LC))
+        renditions.append(Rendition(None, None, audio_peak, f"{HLS_DIR}/{AUDIO_RUNG}.m3u8", AAC_LC))
     return renditions, variants
 
 

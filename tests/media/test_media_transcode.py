@@ -86,12 +86,19 @@ def test_every_rendition_decodes_with_full_duration(transcoded_720p) -> None:
         pl = out / rend.playlist
         rc, errors = decode_errors(pl)
         assert rc == 0 and errors == "", f"{rend.playlist}: {errors}"
-        assert abs(stream_span(pl, "a:0") - 4.0) <= tolerance, rend.playlist
         if rend.height:
             assert abs(stream_span(pl, "v:0") - 4.0) <= tolerance, rend.playlist
             v = streams_of(pl)["video"]
             assert (v["width"], v["height"]) == (rend.width, rend.height)
             assert v["codec_name"] == "h264" and v["pix_fmt"] == "yuv420p"
+            assert "audio" not in streams_of(pl)  # the sound is encoded once, in the shared audio rendition
+        else:
+            assert abs(stream_span(pl, "a:0") - 4.0) <= tolerance, rend.playlist
+    # Played through the master playlist (ffmpeg's HLS demuxer follows the audio group), picture and
+    # sound are both there and decode.
+    master = out / r.master_playlist
+    assert decode_errors(master) == (0, "")
+    assert set(streams_of(master)) == {"video", "audio"}
     assert abs(r.duration_s - 4.0) <= tolerance
 
 
@@ -118,11 +125,20 @@ def test_master_playlist_declares_everything(transcoded_720p) -> None:
         assert info.codecs == rend.codecs
         if rend.height:
             assert info.resolution == (rend.width, rend.height)
+            # CODECS and BANDWIDTH cover the video and the shared audio the player also fetches.
             assert info.codecs.startswith("avc1.") and info.codecs.endswith(",mp4a.40.2")
             assert info.frame_rate == 25.0
+            assert info.audio == "aud"
         else:
             assert info.resolution is None and info.codecs == "mp4a.40.2"
-    # BANDWIDTH is a measured peak: it must cover the largest segment of each rendition.
+    (audio_group,) = [m for m in master.media if m.type == "AUDIO"]
+    assert (audio_group.group_id, audio_group.uri, audio_group.default) == ("aud", "audio.m3u8", "YES")
+    audio_peak = next(x.bandwidth for x in r.renditions if x.height is None)
+    for rend in r.renditions:
+        if rend.height:
+            video_peak = hls_peak(out / rend.playlist)
+            assert rend.bandwidth == video_peak + audio_peak
+    # BANDWIDTH is a measured peak: it must cover the largest segment of each rendition (with audio).
     for rend in r.renditions:
         media_pl = m3u8.load(str(out / rend.playlist))
         for seg in media_pl.segments:
@@ -243,7 +259,7 @@ def test_surround_is_downmixed_to_stereo(tmp_path: Path) -> None:
     src = make_video(tmp_path / "surround.mp4", duration=2.0, width=640, height=360, channels=6)
     assert probe(src).audio_channels == 6
     r = transcode(src, tmp_path / "out", heights=(360,), **FAST)
-    for rel in (r.renditions[0].playlist, r.audio, r.mp4):
+    for rel in (r.master_playlist, r.audio, r.mp4):
         a = streams_of(tmp_path / "out" / rel)["audio"]
         assert (a["channels"], a["sample_rate"]) == (2, "48000"), rel
     assert mean_volume_db(tmp_path / "out" / r.audio) > -40  # the downmix kept the sound
@@ -256,7 +272,7 @@ def test_bigbuckbunny_51_to_stereo(shared_video_dir: Path, tmp_path: Path) -> No
     r = transcode(src, tmp_path, heights=(360,), **FAST)
     assert r.renditions[0].codecs.endswith("mp4a.40.2")
     assert streams_of(tmp_path / r.audio)["audio"]["channels"] == 2
-    assert streams_of(tmp_path / r.renditions[0].playlist)["audio"]["channels"] == 2
+    assert streams_of(tmp_path / r.master_playlist)["audio"]["channels"] == 2
     assert mean_volume_db(tmp_path / r.audio) > -40
     assert abs(r.duration_s - 5.3) < 0.2
 
@@ -398,3 +414,9 @@ def test_helpers_speech_clip(tmp_path: Path) -> None:
 def test_stray_ffmpeg_helper_raises_readably(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="ffmpeg failed"):
         ffmpeg("-i", str(tmp_path / "missing.mp4"), str(tmp_path / "x.mp4"))
+
+
+def hls_peak(playlist: Path) -> int:
+    from media.hls import measure_bandwidth, read_media_playlist
+
+    return measure_bandwidth(read_media_playlist(playlist))[0]
