@@ -11,6 +11,7 @@ import hashlib
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,16 +126,20 @@ def enqueue_next(recording_id: int) -> StageRun | None:
 
 def _enqueue(run: StageRun, recording: Recording) -> None:
     # Claim the row first, so two processes calling enqueue_next never enqueue the same stage twice.
+    # The job's id is chosen here and stored with the claim: the row never points at an earlier
+    # (finished) job, which the reconciler would take for a lost one.
+    job_id = f"stage-{run.stage}-{run.id}-{uuid.uuid4().hex[:12]}"
     claimed = db.session.execute(
         db.update(StageRun).where(StageRun.id == run.id, StageRun.status == StageStatus.PENDING.value)
-        .values(status=StageStatus.QUEUED.value, queued_at=now(), error_code=None, error_detail=None)
+        .values(status=StageStatus.QUEUED.value, queued_at=now(), error_code=None, error_detail=None,
+                rq_job_id=job_id)
     ).rowcount
     db.session.commit()
     if not claimed:
         return
     spec = STAGE_BY_NAME[run.stage]
-    job = queue(spec.queue).enqueue(
-        "orchestrator.jobs.run_stage", recording.id, run.stage,
+    queue(spec.queue).enqueue(
+        "orchestrator.jobs.run_stage", recording.id, run.stage, job_id=job_id,
         job_timeout=spec.timeout(recording.duration_s or 0.0),
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
@@ -142,8 +147,6 @@ def _enqueue(run: StageRun, recording: Recording) -> None:
         meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
     )
     db.session.refresh(run)
-    run.rq_job_id = job.id
-    db.session.commit()
 
 
 def retry_stage(run: StageRun, user: User | None) -> None:

@@ -210,6 +210,31 @@ def test_reconciler_reenqueues_work_a_crash_left_behind(client, tech, tmp_path, 
     assert stages(rec_id)["publish"].status == "done"
 
 
+def test_reconciler_redoes_a_stage_whose_job_finished_without_committing(client, tech, tmp_path, app):
+    """A job RQ calls finished while the row still says running (the commit was lost) is redone;
+    a stage that did commit is left alone."""
+    from rq import Queue
+
+    from orchestrator.core import redis_connection
+    from orchestrator.reconcile import reconcile
+
+    _, token = tech
+    video = make_video(tmp_path / "v.mp4", duration=2.0, width=320, height=240)
+    rec_id = upload(client, token, video).get_json()["id"]
+    run_worker_burst(app)
+    assert stages(rec_id)["publish"].status == "done"
+    transcode = stages(rec_id)["transcode"]
+    assert Queue("media", connection=redis_connection()).fetch_job(transcode.rq_job_id).get_status() == "finished"
+    assert transcode.id not in reconcile()["requeued"]  # finished job, done row: nothing to do
+
+    transcode.status = "running"  # as if the worker's final commit never reached the database
+    db.session.commit()
+    assert transcode.id in reconcile()["requeued"]
+    assert stages(rec_id)["transcode"].status == "queued"
+    run_worker_burst(app)
+    assert stages(rec_id)["transcode"].status == "done"
+
+
 def test_speaker_cannot_see_other_peoples_recordings(client, tech, make_user, tmp_path):
     _, token = tech
     video = make_video(tmp_path / "v.mp4", duration=2.0, width=320, height=240)
