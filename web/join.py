@@ -7,10 +7,12 @@ import time
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from orchestrator import core
 from orchestrator.db import db
 from orchestrator.invitations import EventDocument, JoinError, check_join, documents
 from orchestrator.live import LiveError, attendance_limit, check_report, event_status, report_state, set_attendance
 from orchestrator.scheduling import to_local
+from orchestrator.sites import media_node_for
 
 from .errors import error_response
 from .events import level_label, live_message
@@ -59,6 +61,7 @@ def page(event_id: int, site_id: int, token: str):
     response = Response(render_template(
         "join/page.html", event=grant.event, site=grant.site, p=grant.participation, docs=documents(grant.event),
         token=token, api_base=base, to_local=to_local, level_label=level_label,
+        media_node=media_node_for(grant.site, core.settings().media_server_url),
         attendance_limit=attendance_limit(grant.site), interval_s=REPORT_INTERVAL_S))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL: never hand it to other sites

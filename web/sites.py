@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from orchestrator import core
 from orchestrator.db import db
 from orchestrator.invitations import join_token, site_feed_ics, site_feed_token, site_from_feed_token
 from orchestrator.models import audit
@@ -20,6 +21,7 @@ from orchestrator.sites import (
     children,
     import_bytes,
     import_path,
+    media_node_for,
     search,
     update_site,
 )
@@ -94,16 +96,29 @@ def edit(site_id: int):
             except ValueError:
                 flash(_("The capacity must be a whole number of seats."), "error")
                 return render_template("sites/edit.html", site=site, trail=ancestors(site),
-                                       level_label=level_label, feed_url=_feed_url(site)), 400
-        update_site(site, room_name=request.form.get("room_name"), capacity=capacity,
-                    technician_name=request.form.get("technician_name"),
-                    technician_phone=request.form.get("technician_phone"))
+                                       level_label=level_label, feed_url=_feed_url(site), **_node_context(site)), 400
+        try:
+            update_site(site, room_name=request.form.get("room_name"), capacity=capacity,
+                        technician_name=request.form.get("technician_name"),
+                        technician_phone=request.form.get("technician_phone"),
+                        media_node_url=request.form.get("media_node_url", site.media_node_url))
+        except ValueError:
+            db.session.rollback()
+            flash(_("The media node must be an address such as https://relay-district.example.vn:8089, or empty."),
+                  "error")
+            return render_template("sites/edit.html", site=site, trail=ancestors(site),
+                                   level_label=level_label, feed_url=_feed_url(site), **_node_context(site)), 400
         audit(current_user, "site.update", site)
         db.session.commit()
         flash(_("The site was saved."), "info")
         return redirect(url_for("sites.edit", site_id=site.id))
     return render_template("sites/edit.html", site=site, trail=ancestors(site), level_label=level_label,
-                           feed_url=_feed_url(site))
+                           feed_url=_feed_url(site), **_node_context(site))
+
+
+def _node_context(site: Site) -> dict:
+    """Which media node the site plays from now (its own, inherited, or the origin)."""
+    return {"effective_node": media_node_for(site, core.settings().media_server_url)}
 
 
 def _feed_url(site: Site) -> str:

@@ -187,6 +187,36 @@ def test_invitations_qr_and_calendars(client, scheduled):
     assert client.get(f"/sites/{t['C12'].id}/feed.ics?" + feed_url.split("?", 1)[1]).status_code == 404
 
 
+def test_join_pages_play_from_the_media_node_of_their_branch(client, scheduled, app):
+    """Province → district → commune: a district's relay node serves its communes' join pages; a
+    site with no node on its branch plays from the origin."""
+    import re
+
+    event, t, tech = scheduled
+    origin = app.config.get("MEDIA_SERVER_URL") or __import__("orchestrator.core", fromlist=["core"]).settings() \
+        .media_server_url
+
+    def played_from(site) -> str:
+        page = client.get(join_path(event, site)).get_data(as_text=True)
+        return re.search(r'data-media-url="([^"]*)"', page).group(1)
+
+    assert played_from(t["C11"]) == origin
+    token = login(client, tech)
+    edit = client.post(f"/sites/{t['D1'].id}", data={"csrf_token": token, "room_name": "",
+                                                          "media_node_url": "https://relay-d1.example.vn:8089/"})
+    assert edit.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(t["D1"]), t["D1"].id).media_node_url == "https://relay-d1.example.vn:8089"
+    form = client.get(f"/sites/{t['C11'].id}").get_data(as_text=True)
+    assert "https://relay-d1.example.vn:8089" in form  # the commune shows the node it inherits
+    bad = client.post(f"/sites/{t['C11'].id}", data={"csrf_token": token, "media_node_url": "ftp://x"})
+    assert bad.status_code == 400 and "https://relay-huyen.example.vn:8089" in bad.get_data(as_text=True)
+    client.post("/logout", headers={"X-CSRFToken": token})
+    assert played_from(t["C11"]) == "https://relay-d1.example.vn:8089"   # below D1: the district's relay
+    assert played_from(t["D1"]) == "https://relay-d1.example.vn:8089"
+    assert played_from(t["P"]) == origin                                 # above it: the origin
+
+
 def test_join_page_messages(client, scheduled):
     event, t, tech = scheduled
     path = join_path(event, t["C11"])
