@@ -83,12 +83,12 @@ def main() -> int:
         print(f"per file  {name:34s} WER {s.wer:.4f}  CER {s.cer:.4f}  ({s.errors}/{s.words})", flush=True)
 
     if "perfile" in parts or "norm" in parts:
-        per_file("sequential greedy, VAD", DecodeOptions(decoder="sequential", beam_size=1))
-        per_file("sequential beam 5, no VAD", DecodeOptions(decoder="sequential", vad=False))
-        per_file("sequential beam 5, VAD (chosen)", DecodeOptions(decoder="sequential"))
+        per_file("sequential greedy, VAD (chosen)", DecodeOptions(decoder="sequential", beam_size=1))
+        per_file("sequential beam 5, no VAD", DecodeOptions(decoder="sequential", beam_size=5, vad=False))
+        per_file("sequential beam 5, VAD", DecodeOptions(decoder="sequential", beam_size=5))
         if "perfile" in parts:
             per_file("sequential beam 8, VAD", DecodeOptions(decoder="sequential", beam_size=8))
-            per_file("batched beam 5, VAD", DecodeOptions(decoder="batched"))
+            per_file("batched beam 5, VAD", DecodeOptions(decoder="batched", beam_size=5))
     if "norm" in parts:
         norm = {}
         for name, hyps in hyps_by.items():
@@ -150,16 +150,18 @@ def main() -> int:
 
             long_run("faster-whisper batched, its own VAD merge, 30 s", faster_whisper_vad(30))
             long_run("faster-whisper batched, its own VAD merge, 20 s", faster_whisper_vad(20))
-            long_run("sequential beam 5, one sliding window", one(DecodeOptions(decoder="sequential")))
+            long_run("sequential beam 5, one sliding window", one(DecodeOptions(decoder="sequential", beam_size=5)))
             long_run("sequential greedy, one sliding window", one(DecodeOptions(decoder="sequential", beam_size=1)))
-            long_run("batched beam 5, 30 s pieces, no re-decode", no_hole_fix(DecodeOptions(piece_s=30)))
-            long_run("batched beam 5, 20 s pieces, no re-decode", no_hole_fix(DecodeOptions(piece_s=20)))
-            long_run("batched beam 5, 15 s pieces", one(DecodeOptions(piece_s=15)))
-            long_run("batched beam 5, 20 s pieces (chosen)", one(DecodeOptions(piece_s=20)))
-            long_run("batched beam 5, 30 s pieces", one(DecodeOptions(piece_s=30)))
-            long_run("batched greedy, 20 s pieces", one(DecodeOptions(beam_size=1)))
-            long_run("chunked plan (production), batched beam 5", chunked(DecodeOptions(), PlanOptions()))
-            long_run("chunked plan, sequential beam 5", chunked(DecodeOptions(decoder="sequential"), PlanOptions()))
+            long_run("batched beam 5, 30 s pieces, no re-decode", no_hole_fix(DecodeOptions(piece_s=30, beam_size=5)))
+            long_run("batched beam 5, 20 s pieces, no re-decode", no_hole_fix(DecodeOptions(piece_s=20, beam_size=5)))
+            long_run("batched beam 5, 15 s pieces", one(DecodeOptions(piece_s=15, beam_size=5)))
+            long_run("batched beam 5, 20 s pieces", one(DecodeOptions(piece_s=20, beam_size=5)))
+            long_run("batched beam 5, 30 s pieces", one(DecodeOptions(piece_s=30, beam_size=5)))
+            long_run("batched greedy, 20 s pieces (chosen)", one(DecodeOptions(beam_size=1)))
+            long_run("chunked plan, batched beam 5", chunked(DecodeOptions(beam_size=5), PlanOptions()))
+            long_run("chunked plan (production), batched greedy", chunked(DecodeOptions(), PlanOptions()))
+            long_run("chunked plan, sequential beam 5",
+                     chunked(DecodeOptions(decoder="sequential", beam_size=5), PlanOptions()))
 
     if "guards" in parts:
         out["guards"] = guards(cpu)
@@ -190,8 +192,10 @@ def guards(cpu: dict) -> dict:
         for name, path in results.items():
             audio = load_audio(path)
             row = {}
-            for label, options in (("sequential", DecodeOptions(decoder="sequential")),
-                                   ("batched", DecodeOptions()),
+            for label, options in (("sequential greedy", DecodeOptions(decoder="sequential")),
+                                   ("sequential beam 5", DecodeOptions(decoder="sequential", beam_size=5)),
+                                   ("batched greedy", DecodeOptions()),
+                                   ("batched beam 5", DecodeOptions(beam_size=5)),
                                    ("sequential, no VAD", DecodeOptions(decoder="sequential", vad=False))):
                 row[label] = transcribe_audio(audio, options, **cpu).text
             out[name] = row

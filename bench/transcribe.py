@@ -86,7 +86,13 @@ def main() -> int:
                         help="CPU threads for the in-process modes (a) and (b)")
     parser.add_argument("--modes", default="a,b,c1,c2")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--decode", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a DecodeOptions field, e.g. --decode beam_size=5 --decode piece_s=25")
     args = parser.parse_args()
+    from transcribe.options import DecodeOptions
+
+    defaults = DecodeOptions()
+    overrides = {k: type(getattr(defaults, k))(v) for k, v in (item.split("=", 1) for item in args.decode)}
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
     if not os.environ.get("DIEMCAU_DATA_DIR") and not os.environ.get("DATABASE_URL"):
@@ -99,7 +105,6 @@ def main() -> int:
     from transcribe.engine import transcribe_file
     from transcribe.evaluate import score
     from transcribe.model import load_model, resolve_device
-    from transcribe.options import DecodeOptions
 
     device, compute_type = resolve_device(args.device)
     results: dict[str, dict] = {}
@@ -120,7 +125,7 @@ def main() -> int:
         for mode, decoder in (("a", "sequential"), ("b", "batched")):
             if mode not in modes:
                 continue
-            options = DecodeOptions(decoder=decoder)
+            options = DecodeOptions(decoder=decoder, **overrides)
             # The model is loaded before the clock starts, as in a worker that is already running.
             load_model(args.model, device=device, compute_type=compute_type, cpu_threads=args.threads)
             before, t0, c0 = load(), time.perf_counter(), cpu_seconds()
@@ -135,13 +140,15 @@ def main() -> int:
                 if mode not in modes:
                     continue
                 before, c0 = load(), cpu_seconds()
-                run = run_long(recording, options=DecodeOptions(), model=args.model, workers=workers, threads=1)
+                run = run_long(recording, options=DecodeOptions(**overrides), model=args.model, workers=workers,
+                               threads=1)
                 # Includes the workers' start-up (imports, model load), excluded from wall_s.
                 record(f"chunked_{workers}w", run.transcript.text, run.wall_s, before, cpu_seconds() - c0,
                        workers=workers,
                        threads_per_worker=1, chunks=run.chunks, worker_startup_s=round(run.startup_s, 2),
                        chunk_busy_s=round(run.chunk_seconds, 2))
-    summary: dict = {"audio_s": audio_s, "device": device, "compute_type": compute_type, "model": args.model or
+    summary: dict = {"decode_overrides": overrides,
+                     "audio_s": audio_s, "device": device, "compute_type": compute_type, "model": args.model or
                      "bundled:whisper-base", "cpus": os.cpu_count(), "modes": results}
     for name, row in results.items():
         summary[f"{name}_wall_s"], summary[f"{name}_rtf"] = row["wall_s"], row["rtf"]

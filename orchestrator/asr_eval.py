@@ -6,6 +6,7 @@ chunking, one RQ job per chunk on worker processes started here, and the merge j
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -119,7 +120,16 @@ def start_workers(queue: str, count: int, threads: int, model: str | None) -> li
     if model:
         env["DIEMCAU_WHISPER_MODEL"] = str(model)
     cmd = [sys.executable, "-m", "orchestrator.asr_worker", queue]
-    return [subprocess.Popen(cmd, env=env) for _ in range(count)]
+    return [subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent) for _ in range(count)]
+
+
+def _die_with_parent() -> None:
+    """An interrupted evaluation must not leave its workers decoding (and skewing the next run's timings)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _wait_ready(queue: Queue, procs: list[subprocess.Popen], timeout_s: float) -> None:

@@ -249,7 +249,7 @@ def up(port: int | None, no_demo: bool) -> None:
 @click.option("--language", default="vi", show_default=True)
 @click.option("--decoder", type=click.Choice(["sequential", "batched"]), default=None,
               help="Default: sequential per file, batched for --long (the production choices).")
-@click.option("--beam", "beam_size", type=int, default=None, help="Beam size (default 5).")
+@click.option("--beam", "beam_size", type=int, default=None, help="Beam size (default 1: greedy).")
 @click.option("--glossary", "glossary_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="A file of terms, one per line, passed to the decoder as in production.")
 @click.option("--glossary-strategy", type=click.Choice(["none", "prompt", "hotwords", "correct", "prompt+correct",

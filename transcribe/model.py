@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +75,31 @@ def model_label(model: str | Path | None) -> str:
     if model is None or (isinstance(model, str) and model in BUNDLED_NAMES):
         return "bundled:whisper-base"
     return str(Path(model).expanduser())
+
+
+def prefer_avx512() -> bool:
+    """Let CTranslate2 use its AVX-512 kernels on CPUs with AVX-512 VNNI (int8 dot products).
+
+    CTranslate2 picks AVX2 on every Intel CPU unless told otherwise (older Xeons slow their clock
+    under AVX-512). On the Xeons this project runs on (AVX-512 VNNI and AMX), forcing AVX-512 made
+    the Whisper encoder 15–30 % faster and a whole chunked transcription about 10 % faster, with the
+    same words (docs/asr.md). Must run before ctranslate2 is first imported; an operator's own
+    CT2_FORCE_CPU_ISA wins. Returns whether the preference was applied.
+    """
+    if "CT2_FORCE_CPU_ISA" in os.environ or "ctranslate2" in sys.modules:
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    if " avx512_vnni" not in flags:
+        return False
+    os.environ["CT2_FORCE_CPU_ISA"] = "AVX512"
+    return True
+
+
+# Every faster-whisper import in this project comes after this package's (audio, VAD, model).
+prefer_avx512()
 
 
 def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:

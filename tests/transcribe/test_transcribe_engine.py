@@ -45,7 +45,7 @@ def test_real_utterances(real_transcripts: dict, references: dict[str, str]) -> 
         assert tr.segments and all(seg.words for seg in tr.segments)
         _check_timestamps(tr)
         assert tr.model == str(Path(tr.model))  # a path: the fixture passes a folder
-        assert tr.settings["compute_type"] == "int8" and tr.settings["beam_size"] == 5
+        assert tr.settings["compute_type"] == "int8" and tr.settings["beam_size"] == 1
 
 
 def test_to_dict_round_trip(real_transcripts: dict) -> None:
