@@ -36,7 +36,7 @@ from rq.job import Dependency, Job
 
 from transcribe import TranscribeError, Transcript
 from transcribe.chunking import Chunk, ChunkPlan, prepare_chunks, read_wav
-from transcribe.engine import transcribe_audio, transcribe_file
+from transcribe.engine import detect_language, transcribe_audio, transcribe_file
 from transcribe.errors import CODES
 from transcribe.glossary import apply_glossary, corrects, decoder_hints
 from transcribe.model import model_label
@@ -55,6 +55,8 @@ QUEUE = "asr"
 # Recordings at least this long are transcribed as chunk jobs; shorter ones in the stage job itself.
 CHUNKED_ABOVE_ENV = "DIEMCAU_ASR_CHUNKED_ABOVE_S"
 DEFAULT_CHUNKED_ABOVE_S = 120.0
+# An event whose language is "auto" has it detected from the recording (the editor asked for it).
+AUTO_LANGUAGE = "auto"
 # Subtitle tracks translated from the spoken language ("" for none): Whisper's translate task.
 TRANSLATIONS_ENV = "DIEMCAU_SUBTITLE_TRANSLATIONS"
 DEFAULT_TRANSLATIONS = "en"
@@ -408,6 +410,18 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
     settings = core.settings()
     event = recording.event
     language = event.language or "vi"
+    detection: dict[str, Any] = {}
+    if language == AUTO_LANGUAGE:
+        # Only when the event says so: a guess is decided once for the whole recording, so that every
+        # chunk is decoded in the same language.
+        found, probability = detect_language(source, model=settings.whisper_model, device=settings.whisper_device,
+                                             cpu_threads=settings.whisper_threads)
+        language = found or "vi"
+        detection = {"language_detected": found or "", "language_probability": probability}
+        # From now on the event has that language (the portal, the player's default track and the
+        # speaker's downloads look it up there); the event form shows it and an editor can correct it.
+        event.language = language
+        db.session.commit()
     terms = terms_for(event)
     base = DecodeOptions(language=language, **decoder_hints(terms))
     duration = float(recording.duration_s or 0.0)
@@ -419,7 +433,7 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
                        recording_id=recording.id, duration_hint=duration or None, glossary=terms,
                        progress=lambda p: progress(p * PLAN_SHARE / 100.0))
         result = {"mode": "chunked", "asr_prefix": prefix, "chunks": len(spec.plan.chunks),
-                  "speech_s": spec.plan.speech_s, "tracks": [t.language for t in tracks]}
+                  "speech_s": spec.plan.speech_s, "tracks": [t.language for t in tracks], **detection}
         if get_current_job() is not None:
             return DeferredOutcome(result, spec=spec)
         # Not in a worker (the `diemcau process` command): run the same chunks here, one after another.
@@ -448,7 +462,7 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
                 progress=lambda p, n=n: progress(n * share + p * share / 100.0))
             if n == 0 and terms and corrects():
                 transcripts[track.language] = apply_glossary(transcripts[track.language], terms)
-        result = {"mode": "direct"}
+        result = {"mode": "direct", **detection}
     result.update(_local_copies(transcripts, workdir))
 
     def record() -> None:

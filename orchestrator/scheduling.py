@@ -274,6 +274,10 @@ def _validate(data: EventInput, *, check_past: bool = True) -> None:
         raise SchedulingError("bad_recurrence", max=MAX_OCCURRENCES)
     if data.series_id is not None and db.session.get(Series, data.series_id) is None:
         raise SchedulingError("unknown_series")
+    # A language code Whisper knows ("vi", "en", …) or "auto" (detected from the recording).
+    if not (data.language == "auto" or (2 <= len(data.language) <= 3 and data.language.isascii()
+                                        and data.language.isalpha() and data.language.islower())):
+        raise SchedulingError("bad_language")
     if data.kind == "conference":
         if not data.host_site_id or db.session.get(Site, data.host_site_id) is None:
             raise SchedulingError("host_required")

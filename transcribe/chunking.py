@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import wave
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, pcm_command
 from .errors import AUDIO_UNREADABLE, TranscribeError
 from .options import PlanOptions
 
@@ -77,12 +76,7 @@ class ChunkPlan:
 
 
 def _ffmpeg_pcm(path: Path) -> subprocess.Popen:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise TranscribeError(AUDIO_UNREADABLE, "ffmpeg is not installed")
-    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
-           "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "pipe:1"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(pcm_command(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _pcm_blocks(path: Path, block_s: float = _READ_BLOCK_S) -> Iterator[bytes]:

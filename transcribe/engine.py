@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .audio import SAMPLE_RATE, load_audio
+from .audio import SAMPLE_RATE, load_audio, load_audio_head
 from .errors import AUDIO_UNREADABLE, TranscribeError
 from .model import load_model, model_label, resolve_device
 from .options import DecodeOptions
@@ -18,7 +18,7 @@ from .transcript import Segment, Transcript, Word
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Segment", "Transcript", "Word", "clean_segments", "transcribe_audio", "transcribe_file"]
+__all__ = ["Segment", "Transcript", "Word", "clean_segments", "detect_language", "transcribe_audio", "transcribe_file"]
 
 # Whisper's own "no speech" rule: both must hold to call a segment silence.
 NO_SPEECH_PROB = 0.6
@@ -40,7 +40,7 @@ def transcribe_file(
     language: str | None = "vi",
     task: str = "transcribe",
     model: str | Path | None = None,
-    beam_size: int = 5,
+    beam_size: int = 1,
     vad: bool = True,
     initial_prompt: str | None = None,
     hotwords: str | None = None,
@@ -142,6 +142,33 @@ def _decode(whisper: Any, audio: np.ndarray, options: DecodeOptions, *, model: s
         model=model_label(model),
         settings=settings,
     )
+
+
+def detect_language(
+    path: str | Path,
+    *,
+    model: str | Path | None = None,
+    device: str = "auto",
+    compute_type: str = "auto",
+    cpu_threads: int = 0,
+    head_s: float = 600.0,
+) -> tuple[str | None, float]:
+    """The language spoken in a file, for when an editor asks for detection instead of naming it.
+
+    Whisper's language detection over up to three 30 s windows of the speech (VAD) found in the
+    first ``head_s`` seconds. (None, 0.0) when there is no speech there.
+    """
+    import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    audio = load_audio_head(path, head_s)
+    regions = get_speech_timestamps(audio, VadOptions())
+    if not regions:
+        return None, 0.0
+    speech = np.concatenate([audio[r["start"]:r["end"]] for r in regions])
+    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    language, probability, _ = whisper.detect_language(audio=speech, language_detection_segments=3)
+    return language, round(float(probability), 3)
 
 
 def speech_pieces(audio: np.ndarray, options: DecodeOptions) -> list[tuple[float, float]]:

@@ -74,6 +74,7 @@ def scheduling_message(exc: SchedulingError) -> str:
                             max=exc.params.get("max", 24)),
         "unknown_series": _("The chosen series does not exist any more. Choose another one."),
         "series_name": _("Enter a name for the new series."),
+        "bad_language": _("Choose the spoken language from the list."),
         "host_required": _("Choose the host site of the conference."),
         "speaker_required": _("Choose the speaker of the report."),
         "studio_required": _("Choose the studio where the report is recorded."),

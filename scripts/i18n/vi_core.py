@@ -50,7 +50,14 @@ VI = {
         "Mất kết nối trong khi tải lên. Hãy kiểm tra mạng và thử lại.",
     "Uploading…": "Đang tải lên…", "Checking the file…": "Đang kiểm tra tệp…",
     "e.g. Report on Resolution 57": "ví dụ: Báo cáo chuyên đề Nghị quyết 57",
-    "Spoken language": "Ngôn ngữ nói",
+    "Spoken language": "Ngôn ngữ nói", "Detect from the recording": "Tự nhận dạng từ bản ghi",
+    "Media node (relay) serving this site and the sites below it":
+        "Máy chủ truyền hình (nút chuyển tiếp) phục vụ điểm cầu này và các điểm cầu cấp dưới",
+    "Empty: the node of the site above it. Its join pages now play from %(node)s.":
+        "Để trống: dùng máy chủ của điểm cầu cấp trên. Trang tham gia của điểm cầu này hiện phát từ %(node)s.",
+    "The media node must be an address such as https://relay-district.example.vn:8089, or empty.":
+        "Địa chỉ máy chủ truyền hình phải có dạng https://relay-huyen.example.vn:8089, hoặc để trống.",
+    "Choose the spoken language from the list.": "Hãy chọn ngôn ngữ nói trong danh sách.",
     "Drag a video or audio file here, or click to choose one.":
         "Kéo tệp video hoặc âm thanh vào đây, hoặc bấm để chọn tệp.",
     "Up to %(mb)s MB. MP4, MOV, MKV, MPEG, WebM, MP3, WAV…": "Tối đa %(mb)s MB. MP4, MOV, MKV, MPEG, WebM, MP3, WAV…",

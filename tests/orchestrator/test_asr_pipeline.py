@@ -206,3 +206,45 @@ def test_a_worker_killed_mid_chunk_loses_no_other_job(app, tmp_path, shared_data
         assert merge.get_status(refresh=True) == "finished"
         merged = json.loads(core.storage().get_bytes(asr.merged_key(spec.prefix)))
     assert merged["error"] is None and merged["transcripts"]["vi"]["segments"]
+
+
+def test_language_detected_only_when_the_event_asks(app, make_user, tmp_path, shared_data, monkeypatch):
+    """An event set to "auto" has its language detected once from the recording (English speech →
+    "en") and keeps it; the transcript is English, with no second English track made by translation."""
+    from orchestrator.models import Event
+
+    monkeypatch.setenv(asr.TRANSLATIONS_ENV, "en")
+    wavs = sorted((shared_data / "speech_en" / "ljspeech").glob("*.wav"))[:2]
+    if not wavs:
+        pytest.skip("speech_en missing from shared data")
+    joined = tmp_path / "english.wav"
+    ffmpeg(*[a for w in wavs for a in ("-i", str(w))], "-filter_complex",
+           "".join(f"[{i}:a]" for i in range(len(wavs))) + f"concat=n={len(wavs)}:v=0:a=1", str(joined))
+    user = make_user("technician")
+    with app.app_context():
+        recording = submit_file(joined, original_filename="talk.wav", title="Detect me", user=user, language="auto")
+        rec_id, event_id = recording.id, recording.event_id
+    run_worker_burst(app)
+
+    run = _refresh(rec_id)["transcribe"]
+    assert run.status == "done", (run.error_code, run.error_detail)
+    assert run.result["language_detected"] == "en" and run.result["language_probability"] > 0.5
+    assert db.session.get(Event, event_id).language == "en"
+    rows = {r.language: r for r in db.session.execute(db.select(TranscriptRow).filter_by(recording_id=rec_id))
+            .scalars()}
+    assert set(rows) == {"en"}
+    text = " ".join(c.text for c in db.session.execute(
+        db.select(TranscriptCue).filter_by(recording_id=rec_id, language="en")).scalars()).lower()
+    assert "the" in text.split()  # English words, not a Vietnamese guess
+
+
+def test_vietnamese_event_is_not_detected(app, make_user, tmp_path, shared_data):
+    """A named language is used as given: no detection result is recorded."""
+    clip = speech_clip(tmp_path / "speech.mp4", max_s=8)
+    user = make_user("technician")
+    with app.app_context():
+        recording = submit_file(clip, original_filename="vi.mp4", title="Tiếng Việt", user=user)
+        rec_id = recording.id
+    run_worker_burst(app)
+    run = _refresh(rec_id)["transcribe"]
+    assert run.status == "done" and "language_detected" not in run.result

@@ -117,6 +117,24 @@ def test_conference_form_creates_event_and_refuses_conflicts(client, make_user, 
     assert backwards.status_code == 400 and "sau thời điểm bắt đầu" in backwards.data.decode()
 
 
+def test_spoken_language_can_be_left_to_detection(client, make_user, app):
+    t = make_tree()
+    token = login(client, make_user("technician"))
+    page = client.get("/events/new?kind=conference").get_data(as_text=True)
+    assert 'value="auto"' in page and "Tự nhận dạng từ bản ghi" in page
+    start = to_local(future(400 + uuid.uuid4().int % 100))
+    form = {"csrf_token": token, "kind": "conference", "title": "Hội thảo quốc tế", "language": "auto",
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "host_site_id": t["P"].id, "site_ids": [t["D1"].id], "monthly_count": "1"}
+    response = client.post("/events/new?kind=conference", data=form)
+    assert response.status_code == 302, response.data[:2000]
+    event = db.session.get(Event, int(response.headers["Location"].rstrip("/").split("/")[-1]))
+    assert event.language == "auto"
+    bad = client.post("/events/new?kind=conference", data={**form, "language": "<b>x</b>", "title": "Sai"})
+    assert bad.status_code == 400 and "Hãy chọn ngôn ngữ nói trong danh sách." in bad.data.decode()
+
+
 def test_api_conflict_and_admin_override(client, make_user, scheduled):
     event, t, _tech = scheduled
     body = {"kind": "conference", "title": "Chồng lịch", "host_site_id": t["D2"].id, "site_ids": [t["C12"].id],
