@@ -157,6 +157,22 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     site.screenshot(path=str(ARTIFACTS / "live-site-player.png"))
     host.screenshot(path=str(ARTIFACTS / "live-host-studio.png"))
 
+    # A dropped connection: the server loses the site's session (as a network cut or a media-server
+    # hiccup would). The page notices by itself, says it is reconnecting, and comes back on the program
+    # with a new session, without anyone touching it.
+    player = "document.querySelector('[data-live-player]')"
+    site.evaluate(f"""() => {{ const root = {player}; window.__states = [];
+        new MutationObserver(() => window.__states.push(root.dataset.state))
+            .observe(root, {{attributes: true, attributeFilter: ['data-state']}}); }}""")
+    resource = site.evaluate(f"{player}.livePlayer.resource")
+    dropped = requests.delete(resource, headers={"Authorization": f"Bearer {site_token}"}, timeout=5)
+    assert dropped.status_code == 200
+    site.wait_for_function(f"window.__states.includes('reconnecting') && {player}.dataset.state === 'connected'",
+                           timeout=45000)
+    assert site.evaluate(f"{player}.livePlayer.resource") != resource
+    site.wait_for_timeout(1500)
+    assert _video_playing(site)["advancing"]
+
     # The chair gives the floor to site 9: its page publishes its camera and it goes on air.
     host.fill(".floor-site", "9")
     host.click("button[data-floor=site]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -143,3 +144,68 @@ def test_sigkill_mid_session_still_yields_a_playable_recording(media_servers, li
                               "-enc_time_base:v", "1:1000", "-f", "null", "-"], capture_output=True, text=True)
     assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr[-500:]
     assert {s["codec_type"] for s in _streams(stored)["streams"]} == {"video", "audio"}
+
+
+def test_recover_command_finalises_leftovers_of_ended_events_only(media_servers, live_event, live_env, test_env):
+    """`diemcau media-server --recover` (the reconciler's path, no server restarted): of two sessions a
+    SIGKILL cut short, the ended event's spool becomes a playable recording; the one still live is left
+    for its server to resume, and is finalised by a later run once it has ended."""
+    server = media_servers(log_name="media-server-recover.log")
+    ended, still_live = live_event(), live_event()
+
+    async def publish_both_then_kill() -> None:
+        hosts = [await publish(f"{server.url}/whip/{e.id}", e.token("host"),
+                               [PatternVideo(320, 180, 25), ToneAudio()]) for e in (ended, still_live)]
+        # Killed once both sessions have a few closed segments (a loaded machine connects slowly).
+        spools = [_spool(test_env, e.id) for e in (ended, still_live)]
+        closed = await wait_for(lambda: all(len(segment_files(sp)) >= 3 for sp in spools), 60)
+        assert closed, ([len(segment_files(sp)) for sp in spools], server.rooms(), server.log_tail())
+        server.kill()
+        for host in hosts:
+            await host.close(delete=False)
+
+    run(publish_both_then_kill())
+    ended.stop()
+
+    # A panel that refuses the hand-off at once (the hand-off itself is tested elsewhere): without one,
+    # each recording would wait through the hand-off's retries (about 30 s) against a dead address.
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            self.send_response(410)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    panel = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    Thread(target=panel.serve_forever, daemon=True).start()
+    env = {**live_env, "DIEMCAU_PANEL_INTERNAL_URL": f"http://127.0.0.1:{panel.server_address[1]}"}
+
+    def recover() -> list[dict]:
+        out = subprocess.run([str(Path(sys.executable).with_name("diemcau")), "media-server", "--recover"],
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+    # (Other tests' sessions may have left spools in the same spool folder: they are recovered too.)
+    first = [m["event_id"] for m in recover()]
+    assert ended.id in first and still_live.id not in first, first
+    manifest = read_manifest(_spool(test_env, ended.id))
+    assert manifest["status"] in ("joined", "handed_off") and manifest["crashed"] is True
+    stored = Path(test_env["STORAGE_URL"]) / manifest["storage_key"]
+    assert (probe_duration(stored) or 0) >= 2.0
+    assert {s["codec_type"] for s in _streams(stored)["streams"]} == {"video", "audio"}
+    assert read_manifest(_spool(test_env, still_live.id))["status"] == "recording"  # live: not touched
+
+    still_live.stop()
+    second = {m["event_id"]: m for m in recover()}
+    assert still_live.id in second
+    assert read_manifest(_spool(test_env, still_live.id))["status"] in ("joined", "handed_off")
+    # The panel refused it, so the first recording is offered again for hand-off,
+    # but it is not joined a second time.
+    if ended.id in second:
+        assert second[ended.id]["storage_key"] == manifest["storage_key"]
+    panel.shutdown()
