@@ -73,18 +73,41 @@ def forget_packers(program) -> None:
         del _PACKERS[key]
 
 
-class PacketTrack(MediaStreamTrack):
+class _QueuedTrack(MediaStreamTrack):
+    """A track whose recv() hands out what push() queued (encoded packets or, for the naive design, frames)."""
+
+    def __init__(self, kind: str, maxlen: int | None = None):
+        super().__init__()
+        self.kind = kind
+        self._queue: deque = deque(maxlen=maxlen)
+        self._ready = asyncio.Event()
+        self.delivered = 0
+
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    async def recv(self):
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        self.delivered += 1
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()
+
+
+class PacketTrack(_QueuedTrack):
     """A track whose recv() hands out encoded packets shared with every other subscriber."""
 
     def __init__(self, kind: str):
-        super().__init__()
-        self.kind = kind
-        self._queue: deque[av.Packet] = deque()
-        self._ready = asyncio.Event()
+        super().__init__(kind)
         self.waiting_keyframe = kind == "video"
         self.dropped = 0
         self.overflows = 0
-        self.delivered = 0
         self.on_need_keyframe = None
 
     def push(self, packet: av.Packet) -> None:
@@ -106,22 +129,6 @@ class PacketTrack(MediaStreamTrack):
                     self.on_need_keyframe()
                 return
         self._queue.append(packet)
-        self._ready.set()
-
-    def backlog(self) -> int:
-        return len(self._queue)
-
-    async def recv(self) -> av.Packet:
-        while not self._queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        self.delivered += 1
-        return self._queue.popleft()
-
-    def stop(self) -> None:
-        super().stop()
         self._ready.set()
 
 
@@ -266,35 +273,15 @@ class Subscriber:
                 "delivered": self.video.delivered, "pli": self.pli_count}
 
 
-class FrameTrack(MediaStreamTrack):
+class FrameTrack(_QueuedTrack):
     """Naive design, for comparison only (bench/fanout.py): hands decoded frames to the sender,
     which then encodes them itself, once per subscriber, as aiortc's examples do."""
 
     def __init__(self, kind: str):
-        super().__init__()
-        self.kind = kind
-        self._queue: deque = deque(maxlen=5 if kind == "video" else 25)
-        self._ready = asyncio.Event()
-        self.delivered = 0
+        super().__init__(kind, maxlen=5 if kind == "video" else 25)
 
     def push(self, frame) -> None:
         self._queue.append(frame)
-        self._ready.set()
-
-    def backlog(self) -> int:
-        return len(self._queue)
-
-    async def recv(self):
-        while not self._queue:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        self.delivered += 1
-        return self._queue.popleft()
-
-    def stop(self) -> None:
-        super().stop()
         self._ready.set()
 
 

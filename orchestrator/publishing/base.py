@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -119,6 +119,27 @@ class Adapter(ABC):
         return {}
 
     # --- helpers shared by the HTTP adapters -------------------------------------------------------
+
+    def _fresh_access_token(self, margin: timedelta) -> str | None:
+        """The stored OAuth access token while it stays valid for at least `margin`, else None."""
+        c = self.credentials
+        expiry = c.get("access_token_expiry")
+        if c.get("access_token") and expiry and datetime.fromisoformat(expiry) > datetime.now(UTC) + margin:
+            return c["access_token"]
+        return None
+
+    def _remember_access_token(self, data: dict[str, Any], default_expires_in: int,
+                               refresh_expires_at: datetime | None) -> str:
+        """Keep a token-refresh answer (access token, its expiry, a rotated refresh token) here and in
+        the database; returns the access token."""
+        now = datetime.now(UTC)
+        updates = {"access_token": data["access_token"], "access_token_expiry": (
+            now + timedelta(seconds=int(data.get("expires_in") or default_expires_in))).isoformat()}
+        if data.get("refresh_token"):
+            updates["refresh_token"] = data["refresh_token"]
+        self.credentials.update(updates)
+        self._save_credentials(updates, refresh_expires_at)
+        return data["access_token"]
 
     def _session(self) -> requests.Session:
         session = getattr(self, "_http", None)

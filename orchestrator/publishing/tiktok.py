@@ -68,10 +68,9 @@ class TikTokAdapter(Adapter):
 
     def _token(self, force: bool = False) -> str:
         c = self.credentials
-        expiry = c.get("access_token_expiry")
-        fresh = expiry and datetime.fromisoformat(expiry) > datetime.now(UTC) + timedelta(minutes=2)
-        if c.get("access_token") and fresh and not force:
-            return c["access_token"]
+        token = None if force else self._fresh_access_token(timedelta(minutes=2))
+        if token:
+            return token
         if not (c.get("client_key") and c.get("client_secret") and c.get("refresh_token")):
             raise PublishError("config", "client_key, client_secret and refresh_token are needed")
         resp = self._http_call("POST", f"{self.base}/v2/oauth/token/", data={
@@ -80,16 +79,9 @@ class TikTokAdapter(Adapter):
         data = _json(resp)
         if resp.status_code != 200 or "access_token" not in data:
             raise PublishError("expired_token", f"token refresh: {data.get('error')} {data.get('error_description')}")
-        now = datetime.now(UTC)
-        updates = {"access_token": data["access_token"],
-                   "access_token_expiry": (now + timedelta(seconds=int(data.get("expires_in", 86400)))).isoformat()}
-        if data.get("refresh_token"):
-            updates["refresh_token"] = data["refresh_token"]
-        refresh_expires = (now + timedelta(seconds=int(data["refresh_expires_in"]))
+        refresh_expires = (datetime.now(UTC) + timedelta(seconds=int(data["refresh_expires_in"]))
                            if data.get("refresh_expires_in") else None)
-        c.update(updates)
-        self._save_credentials(updates, refresh_expires)
-        return data["access_token"]
+        return self._remember_access_token(data, 86400, refresh_expires)
 
     def _api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for attempt in (0, 1):

@@ -40,10 +40,9 @@ class ZaloAdapter(Adapter):
 
     def _token(self, force: bool = False) -> str:
         c = self.credentials
-        expiry = c.get("access_token_expiry")
-        if not force and c.get("access_token") and expiry and \
-                datetime.fromisoformat(expiry) > datetime.now(UTC) + timedelta(minutes=5):
-            return c["access_token"]
+        token = None if force else self._fresh_access_token(timedelta(minutes=5))
+        if token:
+            return token
         if not (c.get("refresh_token") and c.get("app_secret") and self.settings.get("app_id")):
             raise PublishError("config", "app_id, app_secret and refresh_token are needed")
         oauth = (self.settings.get("oauth_base") or "https://oauth.zaloapp.com").rstrip("/")
@@ -53,13 +52,8 @@ class ZaloAdapter(Adapter):
         data = _json(resp)
         if "access_token" not in data:
             raise PublishError("expired_token", f"token refresh: {data.get('error')} {data.get('error_name', '')}")
-        now = datetime.now(UTC)
-        updates = {"access_token": data["access_token"], "refresh_token": data.get("refresh_token"),
-                   "access_token_expiry": (now + timedelta(seconds=int(data.get("expires_in", 90000)))).isoformat()}
-        c.update({k: v for k, v in updates.items() if v})
         # The new refresh token is the only valid one now, for about three months.
-        self._save_credentials(updates, now + timedelta(days=90))
-        return data["access_token"]
+        return self._remember_access_token(data, 90000, datetime.now(UTC) + timedelta(days=90))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         headers = kwargs.pop("headers", {})
