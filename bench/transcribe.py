@@ -4,8 +4,9 @@ The recording (at least 10 minutes) is built from the real Vietnamese utterances
 ../shared/data/speech_vi, joined with 0.5 s pauses, repeated in rotated order with 1.5 s between
 rounds. It is transcribed by
 
-  (a) the plain sequential engine (faster-whisper's sliding 30 s window, beam 5, VAD),
-  (b) the batched engine (BatchedInferencePipeline over VAD pieces, beam 5),
+  (a) the plain sequential engine (faster-whisper's sliding 30 s window, greedy by default, VAD),
+  (b) the batched engine (BatchedInferencePipeline over VAD pieces), with --threads threads, and
+      (b2) the same with --threads replicas of the model of one thread each, side by side,
   (c) the production path: VAD + chunking, one RQ job per chunk, then the merge job, with 1 and
       with 2 worker processes, each limited to one CPU thread,
 
@@ -14,7 +15,7 @@ and every result is scored against the joined references. The last line is a JSO
 workers / speed with 1) and the machine load before and after each mode: other processes on the
 same cores slow every mode down, so compare figures from one run.
 
-    .venv/bin/python bench/transcribe.py [--minutes 10] [--device cpu|cuda] [--threads 2] [--modes a,b,c1,c2]
+    .venv/bin/python bench/transcribe.py [--minutes 10] [--device cpu|cuda] [--threads 2] [--modes a,b,b2,c1,c2]
 
 It uses the configured environment (DATABASE_URL, REDIS_URL, STORAGE_URL) or, without it, a
 temporary data folder with its own Redis.
@@ -84,7 +85,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="CPU threads for the in-process modes (a) and (b)")
-    parser.add_argument("--modes", default="a,b,c1,c2")
+    parser.add_argument("--modes", default="a,b,b2,c1,c2")
     parser.add_argument("--model", default=None)
     parser.add_argument("--decode", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a DecodeOptions field, e.g. --decode beam_size=5 --decode piece_s=25")
@@ -95,8 +96,21 @@ def main() -> int:
     overrides = {k: type(getattr(defaults, k))(v) for k, v in (item.split("=", 1) for item in args.decode)}
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
-    if not os.environ.get("DIEMCAU_DATA_DIR") and not os.environ.get("DATABASE_URL"):
+    temporary = not os.environ.get("DIEMCAU_DATA_DIR") and not os.environ.get("DATABASE_URL")
+    if temporary:
         os.environ["DIEMCAU_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-transcribe-")
+    try:
+        return run(args, modes, overrides)
+    finally:
+        if temporary and not os.environ.get("REDIS_URL"):
+            from orchestrator.redis_server import stop_private_redis
+
+            stop_private_redis(Path(os.environ["DIEMCAU_DATA_DIR"]) / "redis")  # it would outlive the bench
+
+
+def run(args: argparse.Namespace, modes: list[str], overrides: dict) -> int:
+    from transcribe.options import DecodeOptions
+
     if args.device != "cpu":
         os.environ["DIEMCAU_WHISPER_DEVICE"] = args.device
 
@@ -122,16 +136,21 @@ def main() -> int:
             print(f"{name:12s} wall {wall:7.1f} s  rtf {wall / audio_s:.4f}  WER {s.wer:.4f}  cpu {cpu:6.1f} s  "
                   f"load {before}", flush=True)
 
-        for mode, decoder in (("a", "sequential"), ("b", "batched")):
+        in_process = (("a", "sequential", args.threads, 1), ("b", "batched", args.threads, 1),
+                      ("b2", "batched", 1, args.threads))
+        for mode, decoder, threads, replicas in in_process:
             if mode not in modes:
                 continue
             options = DecodeOptions(decoder=decoder, **overrides)
             # The model is loaded before the clock starts, as in a worker that is already running.
-            load_model(args.model, device=device, compute_type=compute_type, cpu_threads=args.threads)
+            load_model(args.model, device=device, compute_type=compute_type, cpu_threads=threads,
+                       num_workers=replicas)
             before, t0, c0 = load(), time.perf_counter(), cpu_seconds()
             tr = transcribe_file(recording, options=options, model=args.model, device=device,
-                                 compute_type=compute_type, cpu_threads=args.threads)
-            record(f"{decoder}", tr.text, time.perf_counter() - t0, before, cpu_seconds() - c0, threads=args.threads)
+                                 compute_type=compute_type, cpu_threads=threads, replicas=replicas)
+            name = decoder if replicas == 1 else f"{decoder}_{replicas}r"
+            record(name, tr.text, time.perf_counter() - t0, before, cpu_seconds() - c0, threads=threads,
+                   replicas=replicas)
 
         app = create_core_app()
         ensure_database(app)
@@ -155,11 +174,11 @@ def main() -> int:
     if "chunked_1w" in results and "chunked_2w" in results:
         summary["parallel_scaling"] = round(results["chunked_1w"]["wall_s"] / results["chunked_2w"]["wall_s"], 3)
     if "sequential" in results:
-        for name in ("batched", "chunked_1w", "chunked_2w"):
-            if name in results:
-                summary[f"{name}_wer_minus_sequential"] = round(results[name]["wer"] - results["sequential"]["wer"], 4)
-    best = min(results.values(), key=lambda r: r["rtf"]) if results else None
-    summary["best_rtf"] = best["rtf"] if best else None
+        for name in [n for n in results if n != "sequential"]:
+            summary[f"{name}_wer_minus_sequential"] = round(results[name]["wer"] - results["sequential"]["wer"], 4)
+    best = min(results, key=lambda name: results[name]["rtf"]) if results else None
+    summary["best_rtf"] = results[best]["rtf"] if best else None
+    summary["best_mode"] = best
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

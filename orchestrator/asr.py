@@ -256,7 +256,8 @@ def run_chunk(prefix: str, track_index: int, chunk_index: int) -> dict[str, Any]
             wav = store.download(chunk_key(prefix, chunk_index), Path(tmp) / "chunk.wav")
             audio = read_wav(wav)
         transcript = transcribe_audio(audio, track.decode, model=spec.model, device=settings.whisper_device,
-                                      cpu_threads=settings.whisper_threads, offset=chunk.start)
+                                      cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas,
+                                      offset=chunk.start)
         payload: dict[str, Any] = {"transcript": transcript.to_dict()}
     except TranscribeError as exc:
         payload = {"error": exc.code, "detail": exc.detail}
@@ -415,7 +416,7 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
         # Only when the event says so: a guess is decided once for the whole recording, so that every
         # chunk is decoded in the same language.
         found, probability = detect_language(source, model=settings.whisper_model, device=settings.whisper_device,
-                                             cpu_threads=settings.whisper_threads)
+                                             cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas)
         language = found or "vi"
         detection = {"language_detected": found or "", "language_probability": probability}
         # From now on the event has that language (the portal, the player's default track and the
@@ -458,7 +459,7 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
                 continue
             transcripts[track.language] = transcribe_file(
                 source, options=track.decode, model=settings.whisper_model, device=settings.whisper_device,
-                cpu_threads=settings.whisper_threads,
+                cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas,
                 progress=lambda p, n=n: progress(n * share + p * share / 100.0))
             if n == 0 and terms and corrects():
                 transcripts[track.language] = apply_glossary(transcripts[track.language], terms)

@@ -41,6 +41,7 @@ class Settings:
     whisper_model: str | None      # None: the bundled base model
     whisper_device: str
     whisper_threads: int
+    whisper_replicas: int          # copies of the model decoding side by side in one worker (0: auto)
     transcode_preset: str
     public_url: str
     media_server_url: str
@@ -69,6 +70,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         whisper_model=env.get("DIEMCAU_WHISPER_MODEL") or None,
         whisper_device=env.get("DIEMCAU_WHISPER_DEVICE") or "auto",
         whisper_threads=_env_int("DIEMCAU_WHISPER_THREADS", 0),
+        whisper_replicas=max(0, _env_int("DIEMCAU_WHISPER_REPLICAS", 0)),
         transcode_preset=env.get("DIEMCAU_X264_PRESET") or "veryfast",
         public_url=(env.get("DIEMCAU_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         media_server_url=(env.get("DIEMCAU_MEDIA_URL") or "http://127.0.0.1:8089").rstrip("/"),

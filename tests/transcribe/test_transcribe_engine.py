@@ -10,7 +10,7 @@ import jiwer
 import pytest
 
 from transcribe import TranscribeError, Transcript, transcribe_file
-from transcribe.engine import clean_segments
+from transcribe.engine import clean_segments, split_evenly
 
 # The base model is weak on Vietnamese; measured WER is ~0.1-0.4 per file
 # with beam 5 + VAD, so this bound only catches real regressions.
@@ -176,3 +176,40 @@ def test_clean_segments_guards_and_normalises() -> None:
     assert first.words[1].start == 0.5  # overlap removed
     assert first.start == 0.0 and first.end == 1.2  # segment spans its words
     assert segs[1].end == 10.0
+
+
+def test_split_evenly_keeps_order_and_balances_speech() -> None:
+    pieces = [(0.0, 10.0), (11.0, 20.0), (21.0, 25.0), (26.0, 40.0)]
+    groups = split_evenly(pieces, 2)
+    assert [p for g in groups for p in g] == pieces and len(groups) == 2
+    assert groups[0][-1][1] <= groups[1][0][0]   # consecutive runs: merged segments stay in time order
+    assert split_evenly(pieces[:1], 2) == [pieces[:1]] and split_evenly([], 2) == []
+
+
+def test_replicas_decode_side_by_side_with_the_same_result(model_dir: Path, speech_dir: Path, tmp_path: Path) -> None:
+    from transcribe.evaluate import join_with_pauses
+    from transcribe.options import DecodeOptions
+
+    joined = tmp_path / "joined.wav"
+    join_with_pauses(sorted(speech_dir.glob("*.wav"))[:6], joined, pause_s=2.5)
+    options = DecodeOptions(language="vi", decoder="batched")
+    one = transcribe_file(joined, options=options, model=model_dir, device="cpu", compute_type="int8", cpu_threads=1)
+    two = transcribe_file(joined, options=options, model=model_dir, device="cpu", compute_type="int8", cpu_threads=1,
+                          replicas=2)
+    assert two.settings["replicas"] == 2 and one.settings["replicas"] == 1
+    assert len(one.segments) >= 2
+    assert [s.text for s in two.segments] == [s.text for s in one.segments]
+    starts = [s.start for s in two.segments]
+    assert starts == sorted(starts)
+
+
+def test_plan_threads_gives_a_cpu_worker_two_replicas_only_when_it_has_all_cores(monkeypatch) -> None:
+    from transcribe.engine import plan_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert plan_threads("cpu", 0, 0) == (4, 2)            # all cores, batched: two replicas of half each
+    assert plan_threads("cpu", 0, 0, "sequential") == (0, 1)  # nothing to split: one model, all cores
+    assert plan_threads("cpu", 2, 0) == (2, 1)            # threads named by the operator: as asked
+    assert plan_threads("cpu", 0, 3) == (2, 3)            # replicas named: the cores shared out
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert plan_threads("cpu", 0, 0) == (0, 1)
