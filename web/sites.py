@@ -52,6 +52,8 @@ def issue_message(issue: ImportIssue) -> str:
                             parent=p.get("parent_code"), code=p.get("code")),
         "cycle": _("The parents of %(code)s loop back to it.", code=p.get("code")),
         "capacity": _("The capacity must be a whole number of seats."),
+        "media_node_url": _("The media node must be an address such as https://relay-district.example.vn:8089, "
+                            "or empty."),
         "unreadable": _("The file cannot be read."),
     }
     return messages.get(issue.code, issue.message)

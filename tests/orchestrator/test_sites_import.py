@@ -123,6 +123,23 @@ def test_flat_csv_any_depth_and_update_in_place(app):
     assert {s.code for s in db.session.execute(subtree_query(_site(f"D{u}"))).scalars()} == {f"D{u}"}
 
 
+def test_flat_csv_sets_the_media_node_of_a_branch(app):
+    from orchestrator.sites import media_node_for
+
+    u = _uid()
+    csv = ("code,name,level,parent_code,media_node_url\n"
+           f"P{u},Tỉnh,province,,\n"
+           f"D{u},Huyện,district,P{u},https://relay-d.example.vn:8089/\n"
+           f"C{u},Xã,commune,D{u},\n")
+    assert import_bytes(csv.encode(), "nodes.csv").ok
+    assert _site(f"D{u}").media_node_url == "https://relay-d.example.vn:8089"   # trailing slash dropped
+    assert media_node_for(_site(f"C{u}"), "http://origin") == "https://relay-d.example.vn:8089"
+    assert media_node_for(_site(f"P{u}"), "http://origin") == "http://origin"
+    # Importing the tree again without the column keeps the node set in the file (or the panel).
+    assert import_bytes(f"code,name,level,parent_code\nD{u},Huyện,district,P{u}\n".encode(), "again.csv").ok
+    assert _site(f"D{u}").media_node_url == "https://relay-d.example.vn:8089"
+
+
 def test_two_level_structure(app):
     u = _uid()
     csv = f"province_code,province_name,commune_code,commune_name\nQ{u},Tỉnh Q,X1{u},Xã 1\nQ{u},Tỉnh Q,X2{u},Xã 2\n"
@@ -139,6 +156,8 @@ def test_two_level_structure(app):
     ("code,name,level,parent_code\nA{u},X,province,B{u}\nB{u},Y,province,A{u}\n", "cycle", 2),
     ("code,name,level,parent_code\nA{u},,province,\n", "missing_value", 2),
     ("code,name,level,parent_code\nA {u},X,province,\n", "bad_code", 2),
+    ("code,name,level,parent_code,media_node_url\nA{u},X,province,,\nB{u},Y,district,A{u},ftp://relay\n",
+     "media_node_url", 3),
 ])
 def test_bad_csv_reports_the_line_and_imports_nothing(app, content, code, line):
     u = _uid()
