@@ -1,5 +1,6 @@
 """Publish with aiortc (WHIP), play with several aiortc viewers (WHEP): decodable video and audio,
-encode once for all, keyframes on request, vanished viewers cleaned up, slow viewers down-switched."""
+encode once for all, keyframes on request, vanished viewers cleaned up, slow viewers down-switched, a
+camera that stops sending covered by the slate."""
 from __future__ import annotations
 
 import asyncio
@@ -112,3 +113,47 @@ def test_a_viewer_that_cannot_keep_up_moves_to_the_lower_rendition(media_servers
     # The others are not dragged down: the good viewer keeps receiving (on a loaded test machine its own
     # process may genuinely fall behind too, so its rendition is not asserted).
     assert (640, 360) in good.sizes and good_kept_going
+
+
+class FreezableVideo(PatternVideo):
+    """A camera that can stop sending frames while its connection stays up (a USB camera unplugged)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sending = asyncio.Event()
+        self.sending.set()
+
+    async def recv(self):
+        await self.sending.wait()
+        return await super().recv()
+
+
+def test_a_camera_that_stops_sending_shows_the_slate_then_comes_back(media_servers, live_event):
+    server = media_servers()
+    event = live_event()
+
+    async def scenario():
+        camera = FreezableVideo(320, 180, 25, luma=(150, 236))
+        host = await publish(f"{server.url}/whip/{event.id}", event.token("host"), [camera, ToneAudio()])
+        viewer = await Viewer().connect(server.url, event.id, event.token("site", 1))
+        assert await wait_for(lambda: viewer.video_frames > 25 and viewer.luma[-1] > 120, 15), viewer.luma[-5:]
+
+        camera.sending.clear()
+        # The room keeps its program running on the slate (dark grey) instead of freezing the
+        # viewers on the last picture or dropping them; the sound goes on.
+        assert await wait_for(lambda: viewer.luma[-1] < 80, 10), viewer.luma[-5:]
+        frames, audio = viewer.video_frames, viewer.audio_frames
+        assert await wait_for(lambda: viewer.video_frames > frames + 25 and viewer.audio_frames > audio + 50, 10)
+        assert viewer.session.pc.connectionState == "connected"
+        room = server.rooms()[str(event.id)]
+        # The room says nothing is on air (the panel shows it) but keeps the floor and the publisher.
+        assert room["on_air"] is None and room["floor"] == "host", room
+        assert [p["state"] for p in room["publishers"]] == ["connected"], room["publishers"]
+
+        camera.sending.set()
+        assert await wait_for(lambda: viewer.luma[-1] > 120, 10), viewer.luma[-5:]
+        assert server.rooms()[str(event.id)]["on_air"] == "host"
+        await viewer.close()
+        await host.close()
+
+    run(scenario(), timeout=90)
