@@ -14,14 +14,17 @@ log = logging.getLogger("diemcau.asr_worker")
 
 
 def warm_up() -> None:
-    """Load the configured model now (a missing model is reported by the jobs themselves)."""
+    """Load the model the chunk jobs (batched decoder) will use now; a missing model is reported by the
+    jobs themselves."""
     from transcribe import TranscribeError, load_model
+    from transcribe.engine import plan_threads
 
     from . import core
 
     settings = core.settings()
+    threads, replicas = plan_threads(settings.whisper_device, settings.whisper_threads, settings.whisper_replicas)
     try:
-        load_model(settings.whisper_model, device=settings.whisper_device, cpu_threads=settings.whisper_threads)
+        load_model(settings.whisper_model, device=settings.whisper_device, cpu_threads=threads, num_workers=replicas)
     except TranscribeError as exc:
         log.warning("Whisper model not loaded: %s", exc)
 

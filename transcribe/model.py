@@ -136,7 +136,8 @@ def load_model(
 def _load(path: Path, device: str, compute_type: str, cpu_threads: int, num_workers: int) -> WhisperModel:
     from faster_whisper import WhisperModel
 
-    log.info("loading Whisper model %s on %s/%s", path, device, compute_type)
+    log.info("loading Whisper model %s on %s/%s (%s thread(s) x %s replica(s))", path, device, compute_type,
+             cpu_threads or "all", num_workers)
     try:
         return WhisperModel(
             str(path),

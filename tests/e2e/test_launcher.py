@@ -36,9 +36,10 @@ def wait_for(predicate, timeout: float, what: str):
 def test_diemcau_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
     data = tmp_path / "data"
     web_port, media_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STORAGE_URL")}
-    env.update(DIEMCAU_DATA_DIR=str(data), DIEMCAU_MEDIA_PORT=str(media_port), DIEMCAU_X264_PRESET="ultrafast",
-               DIEMCAU_WHISPER_THREADS="1")
+    # Whisper on its defaults (all cores), as a newcomer runs it.
+    own = ("DATABASE_URL", "REDIS_URL", "STORAGE_URL", "DIEMCAU_WHISPER_THREADS", "DIEMCAU_WHISPER_REPLICAS")
+    env = {k: v for k, v in os.environ.items() if k not in own}
+    env.update(DIEMCAU_DATA_DIR=str(data), DIEMCAU_MEDIA_PORT=str(media_port), DIEMCAU_X264_PRESET="ultrafast")
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "diemcau-up.log"
     with open(log_path, "w") as log:
