@@ -411,12 +411,17 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
     settings = core.settings()
     event = recording.event
     language = event.language or "vi"
+    duration = float(recording.duration_s or 0.0)
+    long = duration >= chunked_above_s()
+    # Short recordings: the sequential decoder, which measured best per file (docs/asr.md).
+    decoder = DecodeOptions().decoder if long else "sequential"
     detection: dict[str, Any] = {}
     if language == AUTO_LANGUAGE:
         # Only when the event says so: a guess is decided once for the whole recording, so that every
-        # chunk is decoded in the same language.
+        # chunk is decoded in the same language. Same model as the decoding below: loaded once.
         found, probability = detect_language(source, model=settings.whisper_model, device=settings.whisper_device,
-                                             cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas)
+                                             cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas,
+                                             decoder=decoder)
         language = found or "vi"
         detection = {"language_detected": found or "", "language_probability": probability}
         # From now on the event has that language (the portal, the player's default track and the
@@ -424,11 +429,8 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
         event.language = language
         db.session.commit()
     terms = terms_for(event)
-    base = DecodeOptions(language=language, **decoder_hints(terms))
-    duration = float(recording.duration_s or 0.0)
-    long = duration >= chunked_above_s()
+    tracks = tracks_for(language, DecodeOptions(language=language, decoder=decoder, **decoder_hints(terms)))
     if long:
-        tracks = tracks_for(language, base)
         prefix = recording_prefix(recording, tracks, settings.whisper_model, terms)
         spec = prepare(source, prefix, tracks, model=settings.whisper_model, workdir=workdir,
                        recording_id=recording.id, duration_hint=duration or None, glossary=terms,
@@ -449,8 +451,6 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
             raise RuntimeError(f"{merged.error}: {merged.detail}")
         transcripts = merged.transcripts
     else:
-        # Short recordings: the sequential decoder, which measured best per file (docs/asr.md).
-        tracks = tracks_for(language, base.with_(decoder="sequential"))
         transcripts = {}
         share = 100.0 / len(tracks)
         for n, track in enumerate(tracks):

@@ -16,15 +16,15 @@ log = logging.getLogger("diemcau.asr_worker")
 def warm_up() -> None:
     """Load the model the chunk jobs (batched decoder) will use now; a missing model is reported by the
     jobs themselves."""
-    from transcribe import TranscribeError, load_model
-    from transcribe.engine import plan_threads
+    from transcribe import TranscribeError
+    from transcribe.engine import load_model_for
 
     from . import core
 
     settings = core.settings()
-    threads, replicas = plan_threads(settings.whisper_device, settings.whisper_threads, settings.whisper_replicas)
     try:
-        load_model(settings.whisper_model, device=settings.whisper_device, cpu_threads=threads, num_workers=replicas)
+        load_model_for("batched", model=settings.whisper_model, device=settings.whisper_device,
+                       cpu_threads=settings.whisper_threads, replicas=settings.whisper_replicas)
     except TranscribeError as exc:
         log.warning("Whisper model not loaded: %s", exc)
 

@@ -19,7 +19,8 @@ from .transcript import Segment, Transcript, Word
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Segment", "Transcript", "Word", "clean_segments", "detect_language", "transcribe_audio", "transcribe_file"]
+__all__ = ["Segment", "Transcript", "Word", "clean_segments", "detect_language", "load_model_for", "transcribe_audio",
+           "transcribe_file"]
 
 # Whisper's own "no speech" rule: both must hold to call a segment silence.
 NO_SPEECH_PROB = 0.6
@@ -70,9 +71,8 @@ def transcribe_file(
         options = DecodeOptions(language=language, task=task, decoder=decoder, beam_size=beam_size, vad=vad,
                                 initial_prompt=initial_prompt, hotwords=hotwords, word_timestamps=word_timestamps)
     _check_language(options.language)
-    cpu_threads, replicas = plan_threads(device, cpu_threads, replicas, options.decoder)
-    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
-                         num_workers=replicas)
+    whisper, cpu_threads = load_model_for(options.decoder, model=model, device=device, compute_type=compute_type,
+                                          cpu_threads=cpu_threads, replicas=replicas)
     audio = load_audio(path)
     return _decode(whisper, audio, options, model=model, device=device, compute_type=compute_type,
                    cpu_threads=cpu_threads, progress=progress)
@@ -92,9 +92,8 @@ def transcribe_audio(
 ) -> Transcript:
     """Transcribe 16 kHz mono samples (one chunk of a long recording); times are shifted by ``offset``."""
     _check_language(options.language)
-    cpu_threads, replicas = plan_threads(device, cpu_threads, replicas, options.decoder)
-    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
-                         num_workers=replicas)
+    whisper, cpu_threads = load_model_for(options.decoder, model=model, device=device, compute_type=compute_type,
+                                          cpu_threads=cpu_threads, replicas=replicas)
     if audio.size == 0:
         raise TranscribeError(AUDIO_UNREADABLE, "no audio samples")
     transcript = _decode(whisper, audio, options, model=model, device=device, compute_type=compute_type,
@@ -138,7 +137,7 @@ def _decode(whisper: Any, audio: np.ndarray, options: DecodeOptions, *, model: s
         "device": resolved_device,
         "compute_type": resolved_type,
         "cpu_threads": cpu_threads,
-        "replicas": int(getattr(whisper.model, "num_workers", 1)),
+        "replicas": _replicas_of(whisper),
         "language_probability": round(float(info.language_probability), 3),
         "engine": f"faster-whisper {_engine_version()}",
     }
@@ -164,12 +163,14 @@ def detect_language(
     compute_type: str = "auto",
     cpu_threads: int = 0,
     replicas: int = 0,
+    decoder: str = "batched",
     head_s: float = 600.0,
 ) -> tuple[str | None, float]:
     """The language spoken in a file, for when an editor asks for detection instead of naming it.
 
     Whisper's language detection over up to three 30 s windows of the speech (VAD) found in the
-    first ``head_s`` seconds. (None, 0.0) when there is no speech there.
+    first ``head_s`` seconds. (None, 0.0) when there is no speech there. ``decoder`` is the one the
+    transcription will use, so that both load the same model (once).
     """
     import numpy as np
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -179,10 +180,8 @@ def detect_language(
     if not regions:
         return None, 0.0
     speech = np.concatenate([audio[r["start"]:r["end"]] for r in regions])
-    # The model the transcription loads next (same threads and replicas): loaded once, not twice.
-    cpu_threads, replicas = plan_threads(device, cpu_threads, replicas)
-    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
-                         num_workers=replicas)
+    whisper, _threads = load_model_for(decoder, model=model, device=device, compute_type=compute_type,
+                                       cpu_threads=cpu_threads, replicas=replicas)
     language, probability, _ = whisper.detect_language(audio=speech, language_detection_segments=3)
     return language, round(float(probability), 3)
 
@@ -250,7 +249,7 @@ def _decode_batched(whisper: Any, audio: np.ndarray, options: DecodeOptions, dur
         # Nothing to decode; faster-whisper still reports language info for an empty run.
         return [], _NoSpeechInfo(options.language or "")
 
-    replicas = max(1, int(getattr(whisper.model, "num_workers", 1)))
+    replicas = _replicas_of(whisper)
 
     def run_one(clips: list[tuple[float, float]]) -> tuple[list[Any], Any]:
         segments, info = BatchedInferencePipeline(whisper).transcribe(
@@ -283,12 +282,25 @@ def _decode_batched(whisper: Any, audio: np.ndarray, options: DecodeOptions, dur
     return segments, info
 
 
+def load_model_for(decoder: str, *, model: str | Path | None = None, device: str = "auto",
+                   compute_type: str = "auto", cpu_threads: int = 0, replicas: int = 0) -> tuple[Any, int]:
+    """The (cached) model for ``decoder`` with its threads and replicas planned by ``plan_threads``;
+    returns it and the threads per replica."""
+    cpu_threads, replicas = plan_threads(device, cpu_threads, replicas, decoder)
+    whisper = load_model(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
+                         num_workers=replicas)
+    return whisper, cpu_threads
+
+
+def _replicas_of(whisper: Any) -> int:
+    return max(1, int(getattr(whisper.model, "num_workers", 1)))
+
+
 def plan_threads(device: str, cpu_threads: int, replicas: int, decoder: str = "batched") -> tuple[int, int]:
     """(threads per replica, replicas). ``replicas`` 0 is automatic: for the batched decoder (the only
-    one that splits its work) two on a CPU whose cores are all given to Whisper (``cpu_threads`` 0),
-    each with half of them (one-thread replicas side by side
-    beat two threads that meet after every small decoder step: docs/asr.md, Speed); else one.
-    ``cpu_threads`` 0 ("all cores") is shared out between replicas so they do not oversubscribe."""
+    one that splits its work), two on a CPU whose cores are all given to Whisper (``cpu_threads`` 0),
+    each with half of them (faster side by side than one replica on all cores: docs/asr.md, Speed);
+    otherwise one. ``cpu_threads`` 0 ("all cores") is shared out between replicas."""
     cores = os.cpu_count() or 1
     if replicas <= 0:
         on_cpu = resolve_device(device)[0] == "cpu"

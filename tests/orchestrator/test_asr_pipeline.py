@@ -26,6 +26,14 @@ def chunked(monkeypatch):
     monkeypatch.setenv(asr.CHUNKED_ABOVE_ENV, "0")
 
 
+def _process(app, path, user, filename: str, title: str, **kwargs) -> int:
+    """Upload a file as `user` and run every stage on a burst worker; the recording's id."""
+    with app.app_context():
+        rec_id = submit_file(path, original_filename=filename, title=title, user=user, **kwargs).id
+    run_worker_burst(app)
+    return rec_id
+
+
 def _refresh(recording_id: int) -> dict[str, StageRun]:
     db.session.expire_all()
     return {s.stage: s for s in db.session.get(Recording, recording_id).stages}
@@ -34,10 +42,7 @@ def _refresh(recording_id: int) -> dict[str, StageRun]:
 def test_long_recording_goes_through_chunk_jobs_and_merge(app, make_user, tmp_path, shared_data, chunked):
     clip = speech_clip(tmp_path / "speech.mp4", max_s=30)
     user = make_user("technician")
-    with app.app_context():
-        recording = submit_file(clip, original_filename="hội nghị.mp4", title="Hội nghị dài", user=user)
-        rec_id = recording.id
-    run_worker_burst(app)
+    rec_id = _process(app, clip, user, "hội nghị.mp4", "Hội nghị dài")
 
     runs = _refresh(rec_id)
     run = runs["transcribe"]
@@ -96,9 +101,7 @@ def _silent_video(path: Path, seconds: int) -> Path:
 
 def test_recording_without_speech_is_an_empty_success(app, make_user, tmp_path, chunked):
     clip = _silent_video(tmp_path / "silence.mp4", 20)
-    with app.app_context():
-        rec_id = submit_file(clip, original_filename="silence.mp4", title="Im lặng", user=make_user("editor")).id
-    run_worker_burst(app)
+    rec_id = _process(app, clip, make_user("editor"), "silence.mp4", "Im lặng")
     runs = _refresh(rec_id)
     assert runs["transcribe"].status == "done", runs["transcribe"].error_detail
     assert runs["transcribe"].result["chunks"] == 0
@@ -220,11 +223,8 @@ def test_language_detected_only_when_the_event_asks(app, make_user, tmp_path, sh
     joined = tmp_path / "english.wav"
     ffmpeg(*[a for w in wavs for a in ("-i", str(w))], "-filter_complex",
            "".join(f"[{i}:a]" for i in range(len(wavs))) + f"concat=n={len(wavs)}:v=0:a=1", str(joined))
-    user = make_user("technician")
-    with app.app_context():
-        recording = submit_file(joined, original_filename="talk.wav", title="Detect me", user=user, language="auto")
-        rec_id, event_id = recording.id, recording.event_id
-    run_worker_burst(app)
+    rec_id = _process(app, joined, make_user("technician"), "talk.wav", "Detect me", language="auto")
+    event_id = db.session.get(Recording, rec_id).event_id
 
     run = _refresh(rec_id)["transcribe"]
     assert run.status == "done", (run.error_code, run.error_detail)
@@ -241,10 +241,6 @@ def test_language_detected_only_when_the_event_asks(app, make_user, tmp_path, sh
 def test_vietnamese_event_is_not_detected(app, make_user, tmp_path, shared_data):
     """A named language is used as given: no detection result is recorded."""
     clip = speech_clip(tmp_path / "speech.mp4", max_s=8)
-    user = make_user("technician")
-    with app.app_context():
-        recording = submit_file(clip, original_filename="vi.mp4", title="Tiếng Việt", user=user)
-        rec_id = recording.id
-    run_worker_burst(app)
+    rec_id = _process(app, clip, make_user("technician"), "vi.mp4", "Tiếng Việt")
     run = _refresh(rec_id)["transcribe"]
     assert run.status == "done" and "language_detected" not in run.result

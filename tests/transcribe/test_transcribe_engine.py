@@ -186,17 +186,34 @@ def test_split_evenly_keeps_order_and_balances_speech() -> None:
     assert split_evenly(pieces[:1], 2) == [pieces[:1]] and split_evenly([], 2) == []
 
 
-def test_replicas_decode_side_by_side_with_the_same_result(model_dir: Path, speech_dir: Path, tmp_path: Path) -> None:
+def test_replicas_decode_side_by_side_with_the_same_result(model_dir: Path, speech_dir: Path, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    import threading
+
+    from faster_whisper import BatchedInferencePipeline
+
     from transcribe.evaluate import join_with_pauses
     from transcribe.options import DecodeOptions
+
+    # The threads that ran a batched decode (the engine imports the pipeline where it decodes).
+    decoded_by: set[int] = set()
+
+    class WatchedPipeline(BatchedInferencePipeline):
+        def transcribe(self, *args, **kwargs):
+            decoded_by.add(threading.get_ident())
+            return super().transcribe(*args, **kwargs)
+    monkeypatch.setattr("faster_whisper.BatchedInferencePipeline", WatchedPipeline)
 
     joined = tmp_path / "joined.wav"
     join_with_pauses(sorted(speech_dir.glob("*.wav"))[:6], joined, pause_s=2.5)
     options = DecodeOptions(language="vi", decoder="batched")
     one = transcribe_file(joined, options=options, model=model_dir, device="cpu", compute_type="int8", cpu_threads=1)
+    assert decoded_by == {threading.get_ident()}   # one replica: decoded here
+    decoded_by.clear()
     two = transcribe_file(joined, options=options, model=model_dir, device="cpu", compute_type="int8", cpu_threads=1,
                           replicas=2)
     assert two.settings["replicas"] == 2 and one.settings["replicas"] == 1
+    assert len(decoded_by - {threading.get_ident()}) == 2, decoded_by   # two groups on two other threads
     assert len(one.segments) >= 2
     assert [s.text for s in two.segments] == [s.text for s in one.segments]
     starts = [s.start for s in two.segments]
