@@ -116,9 +116,9 @@ def run(args: argparse.Namespace, modes: list[str], overrides: dict) -> int:
 
     from orchestrator.asr_eval import run_long
     from orchestrator.core import create_core_app, ensure_database
-    from transcribe.engine import transcribe_file
+    from transcribe.engine import load_model_for, transcribe_file
     from transcribe.evaluate import score
-    from transcribe.model import load_model, resolve_device
+    from transcribe.model import resolve_device
 
     device, compute_type = resolve_device(args.device)
     results: dict[str, dict] = {}
@@ -143,8 +143,8 @@ def run(args: argparse.Namespace, modes: list[str], overrides: dict) -> int:
                 continue
             options = DecodeOptions(decoder=decoder, **overrides)
             # The model is loaded before the clock starts, as in a worker that is already running.
-            load_model(args.model, device=device, compute_type=compute_type, cpu_threads=threads,
-                       num_workers=replicas)
+            load_model_for(decoder, model=args.model, device=device, compute_type=compute_type, cpu_threads=threads,
+                           replicas=replicas)
             before, t0, c0 = load(), time.perf_counter(), cpu_seconds()
             tr = transcribe_file(recording, options=options, model=args.model, device=device,
                                  compute_type=compute_type, cpu_threads=threads, replicas=replicas)
