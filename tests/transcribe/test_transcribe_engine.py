@@ -213,7 +213,8 @@ def test_replicas_decode_side_by_side_with_the_same_result(model_dir: Path, spee
     two = transcribe_file(joined, options=options, model=model_dir, device="cpu", compute_type="int8", cpu_threads=1,
                           replicas=2)
     assert two.settings["replicas"] == 2 and one.settings["replicas"] == 1
-    assert len(decoded_by - {threading.get_ident()}) == 2, decoded_by   # two groups on two other threads
+    # Two groups on two other threads (a re-decode of uncovered speech may add another pool).
+    assert len(decoded_by - {threading.get_ident()}) >= 2, decoded_by
     assert len(one.segments) >= 2
     assert [s.text for s in two.segments] == [s.text for s in one.segments]
     starts = [s.start for s in two.segments]
