@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import subprocess
 import wave
 from collections.abc import Callable, Iterator
@@ -186,6 +187,9 @@ def plan_chunks(regions: list[tuple[float, float]], duration: float, options: Pl
     options = options or PlanOptions()
     # Enough chunks for several workers to share even a short recording, but never longer than the limit.
     limit = min(options.max_chunk_s, max(options.min_chunk_s, duration / options.target_chunks))
+    # Chunks of equal length, not full chunks and a short remainder: workers take jobs in turn, so
+    # 118+117+120+118+117+49 s gave one of two workers 355 s and the other 284 s (docs/asr.md).
+    planned = max(1, math.ceil(duration / limit - 1e-9))
     groups: list[list[tuple[float, float]]] = []
     for start, end in sorted(regions):
         if end <= start:
@@ -196,7 +200,15 @@ def plan_chunks(regions: list[tuple[float, float]], duration: float, options: Pl
             length = end - current[0][0] + 2 * options.pad_s
             # Cut only in a real silence; where speech runs on (VAD split it at the limit with no
             # gap), allow up to twice the limit before cutting anyway, so a chunk stays bounded.
-            if length <= limit or (gap < options.min_gap_s and length <= 2 * limit):
+            # The bound is max_chunk_s: a short recording's smaller limit only sets how many chunks.
+            bound = options.max_chunk_s
+            fits = length <= bound or (gap < options.min_gap_s and length <= 2 * bound)
+            if fits and gap >= options.min_gap_s and len(groups) < planned:
+                # This chunk's fair share of what is left: cut where the chunk comes closest to it.
+                fair = (duration - current[0][0]) / (planned - len(groups) + 1)
+                without = current[-1][1] - current[0][0] + 2 * options.pad_s
+                fits = abs(length - fair) < abs(without - fair)
+            if fits:
                 current.append((start, end))
                 continue
         groups.append([(start, end)])

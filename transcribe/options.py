@@ -29,10 +29,10 @@ class DecodeOptions:
     beam_size: int = 1
     batch_size: int = 8
     vad: bool = True  # decode only where voice activity detection finds speech
-    # Longest stretch of speech decoded as one Whisper window (batched decoder). 30 s lets beam
-    # search skip whole sentences without timestamp tokens (WER +0.6 to +1.1 points); 25 s decodes
-    # 4-5 % faster than 20 s (less padding per window) at the same or lower WER (docs/asr.md).
-    piece_s: float = 25.0
+    # Longest stretch of speech decoded as one Whisper window (batched decoder). Every window is
+    # padded to 30 s, so longer pieces mean fewer windows: 28 s decodes ~11 % faster than 25 s at a
+    # lower WER; 29-30 s are faster still but skip words (WER +0.7 to +1.7 points, docs/asr.md).
+    piece_s: float = 28.0
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 160
     vad_speech_pad_ms: int = 400
@@ -76,7 +76,7 @@ class PlanOptions:
 
     # Upper bound on a chunk's length: bounds a job's memory and run time, and gives
     # enough chunks for several workers to share a recording.
-    # 120 s holds five 25 s pieces, decoded as one batch: 60 s chunks cost ~7 % more CPU (docs/asr.md).
+    # 120 s holds four 28 s pieces, decoded as one batch: 60 s chunks cost ~7 % more CPU (docs/asr.md).
     max_chunk_s: float = 120.0
     # Shorter recordings get shorter chunks, aiming at ``target_chunks`` of at least ``min_chunk_s``
     # (a 10-minute recording: 6 chunks, so two workers get three each).

@@ -30,6 +30,19 @@ def test_plan_cuts_only_in_silences_and_bounds_chunks() -> None:
         assert a.speech[-1][1] <= a.end and b.speech[0][0] >= b.start  # cuts fall in silences
 
 
+def test_chunks_share_the_recording_evenly() -> None:
+    # 639 s of sentences: 120 s chunks would leave a 49 s remainder, and the worker that takes
+    # chunks 1, 3 and 5 would sit idle while the other finishes (workers take jobs in turn).
+    regions = [(4.0 * n, 4.0 * n + 3.0) for n in range(160)]
+    chunks = plan_chunks(regions, 639.0)
+    lengths = [c.duration for c in chunks]
+    assert len(chunks) == 6
+    assert max(lengths) <= 120.0 and max(lengths) - min(lengths) <= 10.0, lengths
+    # A short recording: as many chunks as its target asks, the last one not a sliver.
+    lengths = [c.duration for c in plan_chunks([(4.0 * n, 4.0 * n + 3.0) for n in range(37)], 150.0)]
+    assert len(lengths) == 4 and min(lengths) >= 30.0, lengths
+
+
 def test_short_recordings_get_several_chunks_and_silence_none() -> None:
     regions = [(2.0 * n, 2.0 * n + 1.5) for n in range(22)]  # 44 s
     assert len(plan_chunks(regions, 44.0)) >= 2
