@@ -1,58 +1,71 @@
-"""Subscribers: aiortc senders fed with the program's pre-encoded packets.
+"""Subscribers: the program's encoded packets written straight to each viewer's transport.
 
-aiortc's RTCRtpSender packs an `av.Packet` handed to it by its track without encoding it again,
-so each subscriber is one `PacketTrack` per kind reading from a small queue that the program's
-encoder fills. aiortc ignores PLI/FIR on that path (it only sets a flag its own encoder reads),
-so the sender's `_send_keyframe` is pointed at the shared rendition's rate-limited request, and
-its RTCP handler is wrapped to read the receiver reports and REMB that drive rendition switching.
+Every viewer of a rendition gets the same encoded packets, packetised once (`SharedPacker`). aiortc's
+RTCRtpSender would then spend one task wake-up, one RtpPacket object, one serialisation and a chain
+of coroutines per packet per viewer (37 µs of Python each, docs/live.md); `DirectRtp` takes over the
+sender's media loop instead and, in the encoder's own callback, writes each packet's 12-byte header
+in front of the shared payload, protects it with the viewer's SRTP session and hands it to the
+viewer's UDP socket. The sender object stays for everything else: negotiation, its RTCP loop (sender
+reports fed from the counters kept here), NACK (retransmitted from a history kept here), and
+keyframe requests, which aiortc ignores on a packet path: the sender's `_send_keyframe` is pointed
+at the shared rendition's rate-limited request, and its RTCP handler is wrapped to read the
+receiver reports and REMB that drive rendition switching.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import struct
 import time
 from collections import deque
 
 import av
+from aiortc import clock
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import HeaderExtensions, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 
 from .program import Program, Rendition
 
 log = logging.getLogger(__name__)
 
-QUEUE_LIMIT = {"video": 90, "audio": 50}   # ~3 s of video packets / 1 s of audio: beyond that, drop
+# Bytes a viewer's UDP socket may hold unsent (the kernel's buffer full) before it counts as not
+# keeping up: ~1.5 s of the top rendition.
+SEND_BACKLOG_LIMIT = 256 * 1024
+RTP_HISTORY = 128         # packets kept per viewer for NACK retransmission (aiortc keeps 128 too)
+_RTP_HEADER = struct.Struct("!BBHLL")
 DOWN_LOSS = 0.05          # fraction lost in a receiver report that counts as "cannot keep up"
 DOWN_REMB_RATIO = 0.5     # an estimate below half of what is sent, three times running: congestion
 UP_AFTER_S = 20.0         # stable time on the lower rendition before trying the top one again
 
 
 class SharedPacker:
-    """Packetises each encoded packet once for every sender of a rendition.
+    """Packetises each encoded packet once for every viewer of a rendition.
 
-    aiortc gives each sender its own codec object whose `pack()` splits a packet into RTP payloads;
-    for H.264 and Opus that split has no per-sender state, so its result is shared: with N viewers
-    the split runs once instead of N times. Installed as the sender's encoder before it starts.
+    aiortc's codec `pack()` splits a packet into RTP payloads; for H.264 and Opus that split has no
+    per-sender state, so its result is shared: with N viewers the split runs once instead of N
+    times. The send time (NTP) is taken once per packet too, for the abs-send-time extension and
+    the sender reports.
     """
 
     def __init__(self, codec):
         from aiortc.codecs import get_encoder
 
         self._inner = get_encoder(codec)
-        self._recent: dict[int, tuple[av.Packet, tuple[list[bytes], int]]] = {}
+        self._recent: dict[int, tuple[av.Packet, tuple[list[bytes], int, int]]] = {}
 
-    def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
+    def pack(self, packet: av.Packet) -> tuple[list[bytes], int, int]:
+        """(payloads, RTP timestamp from 0, NTP send time) of ``packet``."""
         hit = self._recent.get(id(packet))
         if hit is not None and hit[0] is packet:
             return hit[1]
-        result = self._inner.pack(packet)
+        payloads, timestamp = self._inner.pack(packet)
+        result = (payloads, timestamp, clock.current_ntp_time())
         if len(self._recent) >= 64:
             self._recent.pop(next(iter(self._recent)))
         self._recent[id(packet)] = (packet, result)     # holds the packet: its id cannot be reused meanwhile
         return result
-
-    def encode(self, frame, force_keyframe: bool = False):
-        return self._inner.encode(frame, force_keyframe)
 
 
 _PACKERS: dict[tuple[int, str, int], SharedPacker] = {}
@@ -74,7 +87,7 @@ def forget_packers(program) -> None:
 
 
 class _QueuedTrack(MediaStreamTrack):
-    """A track whose recv() hands out what push() queued (encoded packets or, for the naive design, frames)."""
+    """A track whose recv() hands out what push() queued (decoded frames, for the naive design)."""
 
     def __init__(self, kind: str, maxlen: int | None = None):
         super().__init__()
@@ -100,36 +113,163 @@ class _QueuedTrack(MediaStreamTrack):
         self._ready.set()
 
 
-class PacketTrack(_QueuedTrack):
-    """A track whose recv() hands out encoded packets shared with every other subscriber."""
+_EXTENSIONS: dict[tuple, bytes] = {}
+
+
+def _extension_block(ext_map, ids: tuple, mid: str | None, abs_send_time: int) -> bytes:
+    """The header-extension block (mid, abs-send-time) in aiortc's own encoding, shared by every
+    viewer whose extension ids match, built once per packet time."""
+    key = (ids, mid, abs_send_time)
+    block = _EXTENSIONS.get(key)
+    if block is None:
+        profile, value = ext_map.set(HeaderExtensions(mid=mid, abs_send_time=abs_send_time))
+        block = struct.pack("!HH", profile, len(value) >> 2) + value if value else b""
+        if len(_EXTENSIONS) >= 256:
+            _EXTENSIONS.clear()
+        _EXTENSIONS[key] = block
+    return block
+
+
+class DirectRtp:
+    """One viewer's RTP stream of one kind, written to its transport from the encoder's callback.
+
+    Installed on an aiortc sender before it starts: `send()` then runs `_run` instead of aiortc's
+    media loop, which picks up the negotiated payload type, SSRC, mid and extension ids and waits
+    until the sender stops. Counters the sender's RTCP loop reads (sender reports) are kept up to date,
+    and NACKed packets are rebuilt from `history` for aiortc's own retransmission (RTX included).
+    """
+
+    def __init__(self, sender, packer_for, on_ready=None):
+        self.sender = sender
+        self.packer_for = packer_for        # codec -> SharedPacker
+        self.on_ready = on_ready
+        self.ready = False
+        self.packets = 0
+        self.octets = 0
+        self.history: list[tuple | None] = [None] * RTP_HISTORY
+        self._seq = random.randint(0, 0xFFFF)
+        self._ts_origin = random.getrandbits(32)
+        sender._run_rtp = self._run
+        self._aiortc_retransmit = sender._retransmit
+        sender._retransmit = self._retransmit
+
+    async def _run(self, codec) -> None:
+        sender = self.sender
+        sender._RTCRtpSender__rtp_started.set()
+        self.packer = self.packer_for(codec)
+        self.pt = codec.payloadType
+        self.ssrc = sender._ssrc
+        self.mid = sender._RTCRtpSender__mid
+        self.ext_map = sender._RTCRtpSender__rtp_header_extensions_map
+        ids = self.ext_map._HeaderExtensionsMap__ids
+        self.ext_ids = (ids.mid, ids.abs_send_time)
+        self.dtls = sender.transport
+        self.ready = True
+        if self.on_ready:
+            self.on_ready()
+        try:
+            await asyncio.Event().wait()     # until the sender stops (it cancels this task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self.ready = False
+            if sender.track is not None:
+                sender.track.stop()
+            sender._RTCRtpSender__rtp_exited.set()
+
+    def send(self, packet: av.Packet) -> int:
+        """Send ``packet``: 1 when sent, 0 when the connection is not up yet (or any more), -1 when
+        this viewer's socket has a backlog (it cannot keep up)."""
+        if not self.ready or self.dtls._state is not DtlsState.CONNECTED:
+            return 0
+        pair = self.dtls.transport._connection._nominated.get(1)
+        udp = pair.protocol.transport if pair is not None else None
+        if udp is None:
+            return 0
+        if udp.get_write_buffer_size() > SEND_BACKLOG_LIMIT:
+            return -1
+        payloads, timestamp, ntp = self.packer.pack(packet)
+        timestamp = (self._ts_origin + timestamp) & 0xFFFFFFFF
+        extensions = _extension_block(self.ext_map, self.ext_ids, self.mid, (ntp >> 14) & 0x00FFFFFF)
+        first_byte = 0x90 if extensions else 0x80
+        protect, sendto, addr = self.dtls._tx_srtp.protect, udp.sendto, pair.remote_addr
+        history, seq, ssrc, last = self.history, self._seq, self.ssrc, len(payloads) - 1
+        sent = 0
+        for i, payload in enumerate(payloads):
+            marker = i == last
+            header = _RTP_HEADER.pack(first_byte, (0x80 if marker else 0) | self.pt, seq, timestamp, ssrc)
+            history[seq % RTP_HISTORY] = (seq, timestamp, marker, payload)
+            data = protect(header + extensions + payload)
+            sendto(data, addr)
+            sent += len(data)
+            self.octets += len(payload)
+            seq = (seq + 1) & 0xFFFF
+        self.packets += len(payloads)
+        self._seq = seq
+        # What the sender's RTCP loop puts in its sender reports (lip sync, receiver statistics).
+        sender = self.sender
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__packet_count = self.packets
+        sender._RTCRtpSender__octet_count = self.octets
+        self.dtls._RTCDtlsTransport__tx_packets += len(payloads)
+        self.dtls._RTCDtlsTransport__tx_bytes += sent
+        return 1
+
+    def backlog(self) -> int:
+        """Bytes waiting in this viewer's socket buffer (0 while not connected)."""
+        pair = self.dtls.transport._connection._nominated.get(1) if self.ready else None
+        udp = pair.protocol.transport if pair is not None else None
+        return udp.get_write_buffer_size() if udp is not None else 0
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        entry = self.history[sequence_number % RTP_HISTORY]
+        if entry is None or entry[0] != sequence_number:
+            return
+        seq, timestamp, marker, payload = entry
+        packet = RtpPacket(payload_type=self.pt, marker=int(marker), sequence_number=seq, timestamp=timestamp,
+                           ssrc=self.ssrc, payload=payload)
+        packet.extensions.mid = self.mid
+        packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+        # aiortc's retransmission reads its own history and wraps the packet in RTX when negotiated.
+        self.sender._RTCRtpSender__rtp_history[seq % RTP_HISTORY] = packet
+        await self._aiortc_retransmit(sequence_number)
+
+
+class PacketTrack(MediaStreamTrack):
+    """A viewer's track of one kind: push() hands each shared packet to its `DirectRtp`."""
 
     def __init__(self, kind: str):
-        super().__init__(kind)
+        super().__init__()
+        self.kind = kind
+        self.direct: DirectRtp | None = None
         self.waiting_keyframe = kind == "video"
+        self.delivered = 0
         self.dropped = 0
         self.overflows = 0
         self.on_need_keyframe = None
 
+    async def recv(self):
+        raise MediaStreamError   # never read: DirectRtp replaces the sender's loop that would
+
     def push(self, packet: av.Packet) -> None:
-        if self.readyState != "live":
+        if self.readyState != "live" or self.direct is None:
             return
-        if self.waiting_keyframe:
-            if not packet.is_keyframe:
-                return
+        if self.waiting_keyframe and not packet.is_keyframe:
+            return
+        result = self.direct.send(packet)
+        if result > 0:
             self.waiting_keyframe = False
-        if len(self._queue) >= QUEUE_LIMIT[self.kind]:
-            # This viewer's sender is not draining: drop what it has queued (stale anyway) and
-            # restart it on a keyframe, instead of letting its backlog grow without end.
+            self.delivered += 1
+        elif result < 0:
+            # This viewer's socket is not draining: skip to a keyframe once it has, and let the
+            # subscriber move it to the lower rendition, instead of piling more on.
             self.overflows += 1
-            self.dropped += len(self._queue)
-            self._queue.clear()
-            if self.kind == "video":
+            self.dropped += 1
+            if self.kind == "video" and not self.waiting_keyframe:
                 self.waiting_keyframe = True
                 if self.on_need_keyframe:
                     self.on_need_keyframe()
-                return
-        self._queue.append(packet)
-        self._ready.set()
 
 
 class Subscriber:
@@ -177,10 +317,15 @@ class Subscriber:
         self.audio.stop()
 
     def hook_sender(self, sender, codec=None) -> None:
-        """Route the sender's keyframe requests and RTCP to us (see the module docstring), and give
-        it the program's shared packetiser for `codec` (the negotiated one)."""
-        if codec is not None:
-            sender._RTCRtpSender__encoder = shared_packer(self.program, codec)
+        """Send this viewer's media through `DirectRtp` with the program's shared packetiser, and
+        route the sender's keyframe requests and RTCP to us (see the module docstring). Called after
+        the answer is made, before the connection is up (aiortc starts the sender only then)."""
+        track = self.video if sender.kind == "video" else self.audio
+
+        def on_ready() -> None:
+            if track.kind == "video":   # what was requested at attach() went out before DTLS was up
+                self.rendition.request_keyframe()
+        track.direct = DirectRtp(sender, lambda negotiated: shared_packer(self.program, negotiated), on_ready)
         original = sender._handle_rtcp_packet
 
         def on_pli() -> None:
@@ -204,7 +349,7 @@ class Subscriber:
 
         sender._send_keyframe = on_pli
         sender._handle_rtcp_packet = on_rtcp
-        if sender.kind == "video" or getattr(sender.track, "kind", None) == "video":
+        if sender.kind == "video":
             self._video_sender = sender
 
     def _need_keyframe(self) -> None:
@@ -267,9 +412,10 @@ class Subscriber:
         bitrate = (sent - b_prev) * 8 / max(0.001, now - t_prev) / 1000 if sent >= b_prev else 0.0
         self._bytes_prev = (now, sent)
         self.rtt_ms = rtt * 1000 if rtt is not None else None
+        direct = getattr(self.video, "direct", None)
         return {"rendition": self.rendition.spec.name, "loss_pct": round(self.loss * 100, 1),
                 "rtt_ms": round(self.rtt_ms, 1) if self.rtt_ms is not None else None,
-                "bitrate_kbps": round(bitrate, 1), "backlog": self.video.backlog(),
+                "bitrate_kbps": round(bitrate, 1), "send_backlog_bytes": direct.backlog() if direct else 0,
                 "delivered": self.video.delivered, "pli": self.pli_count}
 
 

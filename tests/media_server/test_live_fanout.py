@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
+import time
 
 from media.live.client import publish
 from media.live.synthetic import PatternVideo, ToneAudio
@@ -113,6 +115,48 @@ def test_a_viewer_that_cannot_keep_up_moves_to_the_lower_rendition(media_servers
     # The others are not dragged down: the good viewer keeps receiving (on a loaded test machine its own
     # process may genuinely fall behind too, so its rendition is not asserted).
     assert (640, 360) in good.sizes and good_kept_going
+
+
+def test_lost_packets_are_retransmitted_and_every_frame_decodes(media_servers, live_event):
+    """The viewer's link loses one video packet in ten: its NACKs are answered from the server's
+    history (as RTX), so frames keep decoding at the full rate."""
+    server = media_servers()
+    event = live_event()
+
+    async def scenario():
+        host = await publish(f"{server.url}/whip/{event.id}", event.token("host"), [PatternVideo(320, 240, 25)])
+        viewer = await Viewer().connect(server.url, event.id, event.token("site", 1))
+        sdp = viewer.session.pc.remoteDescription.sdp
+        video_pt = int(re.search(r"a=rtpmap:(\d+) H264/90000", sdp).group(1))
+        rtx_pt = int(re.search(rf"a=fmtp:(\d+) apt={video_pt}\r?\n", sdp).group(1))
+        transport = viewer.session.pc.getTransceivers()[0].receiver.transport
+        original = transport._handle_rtp_data
+        seen = {"video": 0, "lost": 0, "rtx": 0}
+
+        async def lossy_link(data: bytes, arrival_time_ms: int) -> None:
+            pt = data[1] & 0x7F
+            if pt == video_pt:
+                seen["video"] += 1
+                if seen["video"] % 10 == 0:
+                    seen["lost"] += 1
+                    return
+            elif pt == rtx_pt:
+                seen["rtx"] += 1
+            await original(data, arrival_time_ms)
+        assert await wait_for(lambda: viewer.video_frames >= 10, 10)
+        transport._handle_rtp_data = lossy_link
+        before, t0 = viewer.video_frames, time.monotonic()
+        await asyncio.sleep(4)
+        fps = (viewer.video_frames - before) / (time.monotonic() - t0)
+        await viewer.close()
+        await host.close()
+        return fps, seen, viewer
+
+    fps, seen, viewer = run(scenario())
+    assert seen["lost"] >= 10, seen
+    assert seen["rtx"] >= seen["lost"] // 2, seen     # NACKs answered (a few may still be in flight)
+    assert fps >= 20, (fps, seen)                      # 25 fps source: no freeze while packets go missing
+    assert 20 < sum(viewer.luma[-5:]) / 5 < 200        # and still a picture
 
 
 class FreezableVideo(PatternVideo):
