@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 
 from aiortc.mediastreams import MediaStreamError
@@ -55,6 +56,30 @@ class Viewer:
             task.cancel()
         if self.session:
             await self.session.close(delete=delete)
+
+
+class LossyLink:
+    """A congested link in front of a viewer: a fraction of its RTP packets never arrive (dropped
+    after SRTP, so its NACKs and receiver reports say so), until `active` is cleared."""
+
+    def __init__(self, viewer: Viewer, fraction: float, seed: int = 7):
+        transport = viewer.session.pc.getTransceivers()[0].receiver.transport
+        self._deliver = transport._handle_rtp_data
+        self._rng = random.Random(seed)
+        self.fraction = fraction
+        self.active = True
+        transport._handle_rtp_data = self._receive
+
+    async def _receive(self, data: bytes, arrival_time_ms: int) -> None:
+        if self.active and self._rng.random() < self.fraction:
+            return
+        await self._deliver(data, arrival_time_ms)
+
+
+def rendition_of(server, event_id: int, label: str) -> str | None:
+    """The rendition the server sends to the viewer with this label (site:N), from its /rooms."""
+    subscribers = server.rooms().get(str(event_id), {}).get("subscribers", [])
+    return {s["label"]: s["rendition"] for s in subscribers}.get(label)
 
 
 def run(coro, timeout: float = 60):

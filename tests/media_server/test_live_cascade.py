@@ -1,12 +1,13 @@
-"""Cascade: origin → relay → relay on loopback; the leaves get the program, and a relay whose
-parent goes away reconnects and resumes."""
+"""Cascade: origin → relay → relay on loopback; the leaves get the program, a relay whose parent
+goes away reconnects and resumes, and a relay moves a viewer that cannot keep up to the lower
+rendition without dragging the others down."""
 from __future__ import annotations
 
 import asyncio
 
 from media.live.client import publish
 from media.live.synthetic import PatternVideo, ToneAudio
-from tests.media_server.live_clients import Viewer, run, wait_for
+from tests.media_server.live_clients import LossyLink, Viewer, rendition_of, run, wait_for
 
 
 def test_three_levels_deliver_to_the_leaves_and_relays_resume(media_servers, live_event):
@@ -45,3 +46,33 @@ def test_three_levels_deliver_to_the_leaves_and_relays_resume(media_servers, liv
         await host.close()
 
     run(scenario(), timeout=120)
+
+
+def test_a_relay_moves_a_viewer_that_cannot_keep_up_to_the_lower_rendition(media_servers, live_event):
+    province = media_servers(log_name="media-cascade.log")
+    district = media_servers(["--relay-parent", province.url, "--relay-id", "1"], log_name="media-cascade.log")
+    event = live_event()
+
+    async def scenario():
+        host = await publish(f"{province.url}/whip/{event.id}", event.token("host"),
+                             [PatternVideo(320, 240, 25), ToneAudio()])
+        good = await Viewer().connect(district.url, event.id, event.token("site", 10))
+        lossy = await Viewer().connect(district.url, event.id, event.token("site", 11))
+        assert await wait_for(lambda: good.video_frames > 10 and lossy.video_frames > 10, 20)
+        link = LossyLink(lossy, 0.4)
+        moved = await wait_for(lambda: rendition_of(district, event.id, "site:11") == "180p", 25, 0.5)
+        rooms = district.rooms()[str(event.id)]
+        link.active = False        # the relay's lower rendition (the province's 180p) fits the link
+        decoded = await wait_for(lambda: (320, 180) in lossy.sizes, 30, 0.3)
+        frames = good.video_frames
+        await asyncio.sleep(1)
+        good_kept_going = good.video_frames > frames
+        for v in (good, lossy):
+            await v.close()
+        await host.close()
+        return moved, decoded, rooms, good, good_kept_going
+
+    moved, decoded, rooms, good, good_kept_going = run(scenario(), timeout=120)
+    assert moved and decoded, rooms["subscribers"]
+    assert rooms["relay"] and rooms["ticks"] == 0          # passed through: the relay encoded nothing
+    assert (640, 360) in good.sizes and good_kept_going

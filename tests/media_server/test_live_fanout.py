@@ -4,13 +4,12 @@ camera that stops sending covered by the slate."""
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import time
 
 from media.live.client import publish
 from media.live.synthetic import PatternVideo, ToneAudio
-from tests.media_server.live_clients import Viewer, run, wait_for
+from tests.media_server.live_clients import LossyLink, Viewer, rendition_of, run, wait_for
 
 
 def test_publish_and_fan_out_to_several_viewers(media_servers, live_event):
@@ -82,23 +81,10 @@ def test_a_viewer_that_cannot_keep_up_moves_to_the_lower_rendition(media_servers
                              [PatternVideo(320, 240, 25), ToneAudio()])
         good = await Viewer().connect(server.url, event.id, event.token("site", 1))
         lossy = await Viewer().connect(server.url, event.id, event.token("site", 2))
-        transport = lossy.session.pc.getTransceivers()[0].receiver.transport
-        original = transport._handle_rtp_data
-        rng = random.Random(7)
-
-        congested = [True]
-
-        async def drop_some(data: bytes, arrival_time_ms: int) -> None:
-            if congested[0] and rng.random() < 0.4:   # a congested link loses 40 % of the packets
-                return
-            await original(data, arrival_time_ms)
-        transport._handle_rtp_data = drop_some
-
-        def rendition_of(label: str) -> str:
-            return {s["label"]: s["rendition"] for s in server.rooms()[str(event.id)]["subscribers"]}[label]
-        assert await wait_for(lambda: rendition_of("site:2") == "180p", 25, 0.5)
+        link = LossyLink(lossy, 0.4)    # a congested link loses 40 % of the packets
+        assert await wait_for(lambda: rendition_of(server, event.id, "site:2") == "180p", 25, 0.5)
         rooms = server.rooms()[str(event.id)]
-        congested[0] = False      # the lower rendition fits the link: the viewer decodes it
+        link.active = False       # the lower rendition fits the link: the viewer decodes it
         switched = await wait_for(lambda: (320, 180) in lossy.sizes, 30, 0.3)
         frames = good.video_frames
         await asyncio.sleep(1)
