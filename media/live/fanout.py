@@ -257,7 +257,14 @@ class PacketTrack(MediaStreamTrack):
             return
         if self.waiting_keyframe and not packet.is_keyframe:
             return
-        result = self.direct.send(packet)
+        try:
+            result = self.direct.send(packet)
+        except Exception:
+            # This viewer's transport broke under us (closed socket, SRTP error): stop sending to it
+            # (the room's watchdog closes the peer) rather than let it break the loop over the others.
+            log.warning("viewer transport failed; no more packets to it", exc_info=True)
+            self.direct.ready = False
+            return
         if result > 0:
             self.waiting_keyframe = False
             self.delivered += 1
