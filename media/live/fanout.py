@@ -24,6 +24,7 @@ import av
 from aiortc import clock
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE
 from aiortc.rtp import HeaderExtensions, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 
 from .program import Program, Rendition
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 # Bytes a viewer's UDP socket may hold unsent (the kernel's buffer full) before it counts as not
 # keeping up: ~1.5 s of the top rendition.
 SEND_BACKLOG_LIMIT = 256 * 1024
-RTP_HISTORY = 128         # packets kept per viewer for NACK retransmission (aiortc keeps 128 too)
+RTP_HISTORY = 128         # packets kept per viewer for NACK retransmission (~0.8 s of a 1.5 Mbit/s rendition)
 _RTP_HEADER = struct.Struct("!BBHLL")
 DOWN_LOSS = 0.05          # fraction lost in a receiver report that counts as "cannot keep up"
 DOWN_REMB_RATIO = 0.5     # an estimate below half of what is sent, three times running: congestion
@@ -232,7 +233,7 @@ class DirectRtp:
         packet.extensions.mid = self.mid
         packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
         # aiortc's retransmission reads its own history and wraps the packet in RTX when negotiated.
-        self.sender._RTCRtpSender__rtp_history[seq % RTP_HISTORY] = packet
+        self.sender._RTCRtpSender__rtp_history[seq % RTP_HISTORY_SIZE] = packet
         await self._aiortc_retransmit(sequence_number)
 
 
