@@ -7,8 +7,8 @@ Fan-out: one media server process; one publisher process sending a 1280×720 30 
 in other processes on loopback. Viewers count RTP packets and frames (RTP marker bits) as they come
 off the socket, without decrypting or decoding — the cost under test is the server's. For each N,
 every viewer must receive ≥ 95 % of the source's frame rate in the window; the server's CPU
-(user+sys) is read from /proc with psutil. The same run then starts the server in the naive design (one encoder
-per viewer, DIEMCAU_LIVE_NAIVE=1) and measures it the same way. The last line is JSON.
+(user+sys) is read from /proc with psutil. The same run then starts the server in the naive design
+(one encoder per viewer, DIEMCAU_LIVE_NAIVE=1) and measures it the same way. The last line is JSON.
 
 Cascade: origin → relay → relay, each its own process; the publisher writes the wall-clock time
 into every frame (a barcode); one viewer on the leaf decodes frames and reads it back.

@@ -97,9 +97,6 @@ class _QueuedTrack(MediaStreamTrack):
         self._ready = asyncio.Event()
         self.delivered = 0
 
-    def backlog(self) -> int:
-        return len(self._queue)
-
     async def recv(self):
         while not self._queue:
             if self.readyState != "live":
@@ -183,8 +180,7 @@ class DirectRtp:
         this viewer's socket has a backlog (it cannot keep up)."""
         if not self.ready or self.dtls._state is not DtlsState.CONNECTED:
             return 0
-        pair = self.dtls.transport._connection._nominated.get(1)
-        udp = pair.protocol.transport if pair is not None else None
+        udp, addr = self._socket()
         if udp is None:
             return 0
         if udp.get_write_buffer_size() > SEND_BACKLOG_LIMIT:
@@ -193,7 +189,7 @@ class DirectRtp:
         timestamp = (self._ts_origin + timestamp) & 0xFFFFFFFF
         extensions = _extension_block(self.ext_map, self.ext_ids, self.mid, (ntp >> 14) & 0x00FFFFFF)
         first_byte = 0x90 if extensions else 0x80
-        protect, sendto, addr = self.dtls._tx_srtp.protect, udp.sendto, pair.remote_addr
+        protect, sendto = self.dtls._tx_srtp.protect, udp.sendto
         history, seq, ssrc, last = self.history, self._seq, self.ssrc, len(payloads) - 1
         sent = 0
         for i, payload in enumerate(payloads):
@@ -217,10 +213,16 @@ class DirectRtp:
         self.dtls._RTCDtlsTransport__tx_bytes += sent
         return 1
 
+    def _socket(self):
+        """The asyncio UDP transport of the ICE pair in use, and the viewer's address (None, None
+        before ICE has chosen a pair or after it closed)."""
+        pair = self.dtls.transport._connection._nominated.get(1)
+        udp = pair.protocol.transport if pair is not None else None
+        return (udp, pair.remote_addr) if udp is not None else (None, None)
+
     def backlog(self) -> int:
         """Bytes waiting in this viewer's socket buffer (0 while not connected)."""
-        pair = self.dtls.transport._connection._nominated.get(1) if self.ready else None
-        udp = pair.protocol.transport if pair is not None else None
+        udp = self._socket()[0] if self.ready else None
         return udp.get_write_buffer_size() if udp is not None else 0
 
     async def _retransmit(self, sequence_number: int) -> None:
@@ -246,8 +248,7 @@ class PacketTrack(MediaStreamTrack):
         self.direct: DirectRtp | None = None
         self.waiting_keyframe = kind == "video"
         self.delivered = 0
-        self.dropped = 0
-        self.overflows = 0
+        self.dropped = 0            # packets not sent because this viewer's socket had a backlog
         self.on_need_keyframe = None
 
     async def recv(self):
@@ -272,7 +273,6 @@ class PacketTrack(MediaStreamTrack):
         elif result < 0:
             # This viewer's socket is not draining: skip to a keyframe once it has, and let the
             # subscriber move it to the lower rendition, instead of piling more on.
-            self.overflows += 1
             self.dropped += 1
             if self.kind == "video" and not self.waiting_keyframe:
                 self.waiting_keyframe = True
@@ -324,7 +324,7 @@ class Subscriber:
         self.video.stop()
         self.audio.stop()
 
-    def hook_sender(self, sender, codec=None) -> None:
+    def hook_sender(self, sender) -> None:
         """Send this viewer's media through `DirectRtp` with the program's shared packetiser, and
         route the sender's keyframe requests and RTCP to us (see the module docstring). Called after
         the answer is made, before the connection is up (aiortc starts the sender only then)."""
@@ -424,7 +424,8 @@ class Subscriber:
         return {"rendition": self.rendition.spec.name, "loss_pct": round(self.loss * 100, 1),
                 "rtt_ms": round(self.rtt_ms, 1) if self.rtt_ms is not None else None,
                 "bitrate_kbps": round(bitrate, 1), "send_backlog_bytes": direct.backlog() if direct else 0,
-                "delivered": self.video.delivered, "pli": self.pli_count}
+                "delivered": self.video.delivered, "dropped": getattr(self.video, "dropped", 0),
+                "pli": self.pli_count}
 
 
 class FrameTrack(_QueuedTrack):
@@ -460,6 +461,6 @@ class NaiveSubscriber(Subscriber):
         self.video.stop()
         self.audio.stop()
 
-    def hook_sender(self, sender, codec=None) -> None:
+    def hook_sender(self, sender) -> None:
         if getattr(sender.track, "kind", None) == "video":
             self._video_sender = sender

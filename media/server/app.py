@@ -337,7 +337,7 @@ class MediaServer:
             for transceiver in transceivers:
                 if not transceiver._codecs:
                     raise Denied(400, "codec_unsupported")
-                subscriber.hook_sender(transceiver.sender, transceiver._codecs[0])
+                subscriber.hook_sender(transceiver.sender)
             peer = Peer(rid=room.new_rid(), role="subscriber", pc=pc, label=label, grant=grant, subscriber=subscriber)
             room.add_subscriber(peer)
             return self._created("whep", event_id, peer.rid, pc.localDescription.sdp)

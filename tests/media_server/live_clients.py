@@ -82,6 +82,20 @@ def rendition_of(server, event_id: int, label: str) -> str | None:
     return {s["label"]: s["rendition"] for s in subscribers}.get(label)
 
 
+async def congest_then_heal(server, event_id: int, good: Viewer, lossy: Viewer, label: str) -> dict:
+    """`lossy` loses 40 % of its packets until `server` moves it to the 180p rendition; then its
+    link heals. Returns whether it moved, the room then, whether it decoded 180p afterwards, and
+    whether `good` kept receiving meanwhile (a slow viewer must not drag the others down)."""
+    link = LossyLink(lossy, 0.4)
+    moved = await wait_for(lambda: rendition_of(server, event_id, label) == "180p", 25, 0.5)
+    room = server.rooms()[str(event_id)]
+    link.active = False            # the lower rendition fits the link: the viewer decodes it
+    decoded = await wait_for(lambda: (320, 180) in lossy.sizes, 30, 0.3)
+    frames = good.video_frames
+    await asyncio.sleep(1)
+    return {"moved": moved, "room": room, "decoded": decoded, "good_kept_going": good.video_frames > frames}
+
+
 def run(coro, timeout: float = 60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 

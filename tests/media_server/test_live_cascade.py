@@ -7,7 +7,7 @@ import asyncio
 
 from media.live.client import publish
 from media.live.synthetic import PatternVideo, ToneAudio
-from tests.media_server.live_clients import LossyLink, Viewer, rendition_of, run, wait_for
+from tests.media_server.live_clients import Viewer, congest_then_heal, run, wait_for
 
 
 def test_three_levels_deliver_to_the_leaves_and_relays_resume(media_servers, live_event):
@@ -59,20 +59,14 @@ def test_a_relay_moves_a_viewer_that_cannot_keep_up_to_the_lower_rendition(media
         good = await Viewer().connect(district.url, event.id, event.token("site", 10))
         lossy = await Viewer().connect(district.url, event.id, event.token("site", 11))
         assert await wait_for(lambda: good.video_frames > 10 and lossy.video_frames > 10, 20)
-        link = LossyLink(lossy, 0.4)
-        moved = await wait_for(lambda: rendition_of(district, event.id, "site:11") == "180p", 25, 0.5)
-        rooms = district.rooms()[str(event.id)]
-        link.active = False        # the relay's lower rendition (the province's 180p) fits the link
-        decoded = await wait_for(lambda: (320, 180) in lossy.sizes, 30, 0.3)
-        frames = good.video_frames
-        await asyncio.sleep(1)
-        good_kept_going = good.video_frames > frames
+        outcome = await congest_then_heal(district, event.id, good, lossy, "site:11")
         for v in (good, lossy):
             await v.close()
         await host.close()
-        return moved, decoded, rooms, good, good_kept_going
+        return outcome, good
 
-    moved, decoded, rooms, good, good_kept_going = run(scenario(), timeout=120)
-    assert moved and decoded, rooms["subscribers"]
-    assert rooms["relay"] and rooms["ticks"] == 0          # passed through: the relay encoded nothing
-    assert (640, 360) in good.sizes and good_kept_going
+    outcome, good = run(scenario(), timeout=120)
+    room = outcome["room"]
+    assert outcome["moved"] and outcome["decoded"], room["subscribers"]
+    assert room["relay"] and room["ticks"] == 0          # passed through: the relay encoded nothing
+    assert (640, 360) in good.sizes and outcome["good_kept_going"]
