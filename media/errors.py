@@ -22,11 +22,13 @@ TRIM_EMPTY = "trim_empty"
 RANGE_TOO_LONG = "range_too_long"
 # Burned-in subtitles need a font with every Vietnamese diacritic (fonts-noto-core).
 FONT_MISSING = "font_missing"
+# A playlist, concat script or manifest: a list of other files and URLs, never read (media/safe_input.py).
+PLAYLIST = "playlist"
 
 CODES = frozenset(
     {
         EMPTY_FILE, NOT_MEDIA, TRUNCATED, NO_STREAMS, UNSUPPORTED_CODEC, TOO_LARGE_DIMENSIONS, FFMPEG_FAILED,
-        NO_FRAMES, TRIM_OUT_OF_RANGE, TRIM_EMPTY, RANGE_TOO_LONG, FONT_MISSING,
+        NO_FRAMES, TRIM_OUT_OF_RANGE, TRIM_EMPTY, RANGE_TOO_LONG, FONT_MISSING, PLAYLIST,
     }
 )  # fmt: skip
 

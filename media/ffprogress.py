@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import ffmpeg
 
-from media.errors import FFMPEG_FAILED, TRUNCATED, UNSUPPORTED_CODEC, MediaError
+from media.errors import FFMPEG_FAILED, NOT_MEDIA, TRUNCATED, UNSUPPORTED_CODEC, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ _CLASSIFY = (
     ("unknown decoder", UNSUPPORTED_CODEC),
     ("no decoder for", UNSUPPORTED_CODEC),
     ("moov atom not found", TRUNCATED),
+    # media.safe_input's whitelists refused the file (a format we do not read) or something it names.
+    ("not on whitelist", NOT_MEDIA),
 )
 
 

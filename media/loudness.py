@@ -28,10 +28,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import ffmpeg
-
 from media.errors import FFMPEG_FAILED, MediaError
 from media.ffprogress import ProgressFn, run_ffmpeg
+from media.safe_input import user_input
 
 CODEC_HEADROOM_DB = 0.5
 SILENCE_LUFS = -70.0  # BS.1770 absolute gate: nothing measurable below it
@@ -175,9 +174,12 @@ def apply(stream: Any, plan: NormalizationPlan) -> Any:
 # --- measuring results --------------------------------------------------------------------------
 
 
-def meter(path: str, duration_s: float | None = None, progress: ProgressFn | None = None) -> Loudness:
-    """EBU R128 loudness of the first audio stream of a file (ebur128 filter)."""
-    stream = ffmpeg.input(str(path))["a:0"].filter("aformat", channel_layouts="stereo")
+def meter(
+    path: str, duration_s: float | None = None, progress: ProgressFn | None = None, *, demuxer: str | None = None
+) -> Loudness:
+    """EBU R128 loudness of the first audio stream of a file (ebur128 filter), read under
+    media.safe_input's rules (`demuxer` forces the format when it is known)."""
+    stream = user_input(path, demuxer)["a:0"].filter("aformat", channel_layouts="stereo")
     return meter_stream(stream, duration_s, progress)
 
 

@@ -6,6 +6,8 @@ near-black or flat frames (fades, slates, a covered lens) are out; among the res
 one at least half as sharp as the sharpest candidate wins (a frame caught mid-pan or while the
 camera refocuses has little edge energy). Sharpness is the variance of a 3x3 Laplacian divided
 by the luma variance, so it measures edges rather than contrast.
+
+Sources are opened under media.safe_input's rules: whatever file is passed, ffmpeg reads only it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import ffmpeg
 from media.errors import MediaError
 from media.ffprogress import compile_args, run_ffmpeg
 from media.ladder import fit_within
+from media.safe_input import user_input
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def candidate_times(duration_s: float) -> list[float]:
 
 def _grey_frame(src: Path, t: float, w: int = _GREY_W, h: int = _GREY_H) -> bytes | None:
     cmd = (
-        ffmpeg.input(str(src), ss=t)["V:0"]
+        user_input(src, ss=t)["V:0"]
         .filter("scale", w, h)
         .filter("format", "gray")
         .output("pipe:", format="rawvideo", vframes=1)
@@ -144,7 +147,7 @@ def candidate_stats(src: Path, times: list[float]) -> list[FrameStats]:
     with tempfile.TemporaryDirectory(prefix="poster-") as tmp:
         outs = []
         for i, t in enumerate(times):
-            grey = ffmpeg.input(str(src), ss=t)["V:0"].filter("scale", _GREY_W, _GREY_H).filter("format", "gray")
+            grey = user_input(src, ss=t)["V:0"].filter("scale", _GREY_W, _GREY_H).filter("format", "gray")
             outs.append(grey.output(f"{tmp}/{i}.gray", format="rawvideo", vframes=1))
         argv = compile_args(ffmpeg.merge_outputs(*outs).overwrite_output())
         try:
@@ -176,7 +179,7 @@ def video_poster(src: Path, dest: Path, duration_s: float, display_w: int, displ
     # Input-side -ss seeks to the preceding keyframe and decodes up to t: fast and accurate.
     # Autorotation applies here as in the transcode, so the poster is upright too.
     cmd = (
-        ffmpeg.input(str(src), ss=t)["V:0"]
+        user_input(src, ss=t)["V:0"]
         .filter("scale", w, h)
         .filter("setsar", "1")
         .output(str(dest), vframes=1, **{"q:v": 3, "update": 1})
@@ -191,7 +194,7 @@ def waveform_poster(src: Path, dest: Path) -> None:
     """Waveform of the whole track on a light background (showwavespic emits one picture at EOF)."""
     w, h = WAVE_SIZE
     wave = (
-        ffmpeg.input(str(src))["a:0"]
+        user_input(src)["a:0"]
         .filter("aformat", channel_layouts="mono")
         .filter("showwavespic", s=f"{w}x{h}", colors="0x1d4ed8", scale="sqrt")
     )

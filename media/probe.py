@@ -15,20 +15,20 @@ from media.errors import (
     EMPTY_FILE,
     NO_STREAMS,
     NOT_MEDIA,
+    PLAYLIST,
     TOO_LARGE_DIMENSIONS,
     TRUNCATED,
     UNSUPPORTED_CODEC,
     MediaError,
 )
 from media.isobmff import is_isobmff, truncation_problem
+from media.safe_input import INDIRECT_DEMUXERS, check_demuxer, check_file_name, input_options, refused_demuxer
 
 # Beyond 8K the decode alone would stall a worker for a long time, and nobody uploads that to a
 # video-conference archive on purpose.
 MAX_SIDE = 8192
 MAX_PIXELS = 8192 * 4320
 
-# Demuxers that "read" still images or plain text; such files are not audio/video for us.
-_NON_MEDIA_FORMATS = {"tty", "image2"}
 _NON_MEDIA_VIDEO_CODECS = {"ansi", "bintext", "xbin", "idf"}
 
 
@@ -53,19 +53,28 @@ class ProbeResult:
 
 
 def probe(path: str | Path) -> ProbeResult:
-    """Probe `path`. Raises MediaError for unusable input, FileNotFoundError if it does not exist."""
+    """Probe `path`. Raises MediaError for unusable input, FileNotFoundError if it does not exist.
+
+    Only the demuxers of media.safe_input are tried, and ffprobe may open nothing but `path`: a
+    playlist or concat script (whatever its name) is refused with PLAYLIST, never followed.
+    """
     p = Path(path).resolve()  # absolute: a name starting with '-' or 'proto:' can't be misread
     size = p.stat().st_size
     if not p.is_file():
         raise ValueError(f"not a regular file: {p}")
+    check_file_name(p.name)
     if size == 0:
         raise MediaError(EMPTY_FILE, str(p))
 
     isobmff = is_isobmff(p)
     try:
-        info = ffmpeg.probe(str(p), v="error")
+        info = ffmpeg.probe(str(p), v="error", **input_options())
     except ffmpeg.Error as exc:
         detail = _tail(exc.stderr)
+        refused = refused_demuxer(_tail(exc.stderr, lines=1000))
+        if refused is not None:
+            # ffmpeg recognised the file as a format we do not read (a playlist, an image, text).
+            raise MediaError(PLAYLIST if refused in INDIRECT_DEMUXERS else NOT_MEDIA, detail) from None
         # An MP4/MOV header we recognise but cannot read almost always means an interrupted upload
         # or a recording that was never finalised (moov written last) - tell the user that.
         raise MediaError(TRUNCATED if isobmff else NOT_MEDIA, detail) from None
@@ -78,8 +87,7 @@ def _from_ffprobe(info: dict[str, Any], size: int) -> ProbeResult:
     fmt = info.get("format") or {}
     format_name = str(fmt.get("format_name") or "")
     streams: list[dict[str, Any]] = info.get("streams") or []
-    if format_name in _NON_MEDIA_FORMATS or format_name.endswith("_pipe"):
-        raise MediaError(NOT_MEDIA, f"format {format_name!r} is a still image or text")
+    check_demuxer(format_name)  # ffprobe already kept to the list; this keeps the rule if it ever did not
 
     video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)

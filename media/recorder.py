@@ -25,11 +25,14 @@ from pathlib import Path
 import av
 
 from .errors import MediaError
+from .safe_input import concat_list_args, input_args
 
 log = logging.getLogger(__name__)
 
 SEGMENT_RE = re.compile(r"^seg-(\d{6})\.mkv$")
 MANIFEST = "manifest.json"
+# Segments and the joined master are Matroska; ffmpeg reads them as nothing else (media.safe_input).
+DEMUXER = "matroska"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -176,8 +179,8 @@ class SegmentWriter:
 def probe_duration(path: Path) -> float | None:
     """Duration in seconds if ffprobe can read the file's streams, else None."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60)
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json",
+         *input_args(path, DEMUXER)], capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         return None
     try:
@@ -193,7 +196,8 @@ def repair_segment(path: Path) -> Path | None:
     """A segment that was being written when the process died: keep what ffmpeg can read."""
     fixed = path.with_name(path.stem + ".fixed.mkv")
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-err_detect", "ignore_err", "-fflags", "+discardcorrupt", "-i", str(path),
+        ["ffmpeg", "-v", "error", "-y", *input_args(path, DEMUXER, extra=["-err_detect", "ignore_err", "-fflags",
+                                                                             "+discardcorrupt"]),
          "-map", "0", "-c", "copy", str(fixed)], capture_output=True, text=True, timeout=120)
     if result.returncode == 0 and (probe_duration(fixed) or 0) > 0.2:
         os.replace(fixed, path)
@@ -203,17 +207,21 @@ def repair_segment(path: Path) -> Path | None:
 
 
 def join_segments(segments: list[Path], out: Path) -> float:
-    """Concatenate segments (same codecs) without re-encoding; returns the master's duration."""
+    """Concatenate segments (same codecs, all in one folder) without re-encoding; returns the
+    master's duration."""
     if not segments:
         raise MediaError("no_segments", "nothing was recorded")
     out.parent.mkdir(parents=True, exist_ok=True)
-    listing = out.with_suffix(".txt")
-    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in segments))
+    # The list sits beside the segments and names them relatively: the concat demuxer's safe mode
+    # then reads nothing outside the spool.
+    listing = segments[0].parent / f".{out.stem}.ffconcat"
     tmp = out.with_name(out.stem + ".part" + out.suffix)
-    result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-         "-map", "0", "-c", "copy", str(tmp)], capture_output=True, text=True, timeout=3600)
-    listing.unlink(missing_ok=True)
+    try:
+        concat = concat_list_args(segments, listing)
+        result = subprocess.run(["ffmpeg", "-v", "error", "-y", *concat, "-map", "0", "-c", "copy", str(tmp)],
+                                capture_output=True, text=True, timeout=3600)
+    finally:
+        listing.unlink(missing_ok=True)
     if result.returncode != 0:
         raise MediaError("join_failed", result.stderr[-2000:])
     with open(tmp, "rb+") as f:

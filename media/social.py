@@ -197,11 +197,12 @@ def make_social_cut(
     with tempfile.TemporaryDirectory(prefix=".social-", dir=dest_path.parent) as tmp_name:
         tmp = Path(tmp_name)
         plan = None
+        demuxer = pr.format_name or None  # the probed format, forced on every read of the source
         if pr.has_audio:
             plan = loud.prepare(
-                lambda: _audio(src_path, timeline), target, timeline.duration, report.phase(0, 10)
+                lambda: _audio(src_path, timeline, demuxer), target, timeline.duration, report.phase(0, 10)
             )
-        inp, relative = open_input(str(src_path), timeline)
+        inp, relative = open_input(str(src_path), timeline, demuxer=demuxer)
         fps = output_fps(pr.fps)
         v = inp["V:0"].filter("bwdif", mode="send_frame", deint="interlaced").filter("fps", fps=str(fps))
         v = frame(cut_video(v, relative), mode)
@@ -234,7 +235,8 @@ def make_social_cut(
         run_ffmpeg(cmd, timeline.duration, report.phase(10, 92))
         if not out_tmp.is_file() or out_tmp.stat().st_size == 0:
             raise MediaError(NO_FRAMES, "the social cut came out empty")
-        measured = loud.meter(str(out_tmp), timeline.duration, report.phase(92, 99)) if pr.has_audio else None
+        measured = (loud.meter(str(out_tmp), timeline.duration, report.phase(92, 99), demuxer="mov")
+                    if pr.has_audio else None)
         out_info = probe(out_tmp)
         with contextlib.suppress(FileNotFoundError):
             dest_path.unlink()
@@ -262,6 +264,6 @@ def _audio_base(inp: Any) -> Any:
     )
 
 
-def _audio(src: Path, timeline: Timeline) -> Any:
-    inp, relative = open_input(str(src), timeline)
+def _audio(src: Path, timeline: Timeline, demuxer: str | None) -> Any:
+    inp, relative = open_input(str(src), timeline, demuxer=demuxer)
     return cut_audio(_audio_base(inp), relative)

@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
 from media.ffprogress import ProgressFn, run_ffmpeg
 from media.poster import fit_box
+from media.safe_input import own_hls_input
 
 SPRITE_NAME = "storyboard.jpg"
 VTT_NAME = "storyboard.vtt"
@@ -76,7 +75,10 @@ def make_storyboard(
     keyframe_s: float,
     progress: ProgressFn | None = None,
 ) -> Storyboard:
-    """Write storyboard.jpg and storyboard.vtt into `out_dir` from `video` (keyframes every `keyframe_s`)."""
+    """Write storyboard.jpg and storyboard.vtt into `out_dir` from `video` (keyframes every `keyframe_s`).
+
+    `video` is a rendition playlist the ladder wrote (media.safe_input.own_hls_input refuses others).
+    """
     interval = plan_interval(duration_s, keyframe_s)
     count = tile_count(duration_s, interval)
     columns = min(MAX_COLUMNS, count)
@@ -86,7 +88,7 @@ def make_storyboard(
     # for timestamp rounding). tile= pads the last row, and flushes a partly filled sprite at EOF.
     select = f"isnan(prev_selected_t)+gte(t-prev_selected_t,{interval - 0.01:.3f})"
     cmd = (
-        ffmpeg.input(str(video), skip_frame="nokey")["V:0"]
+        own_hls_input(video, skip_frame="nokey")["V:0"]
         .filter("select", select)
         .filter("scale", tw, th)
         .filter("tile", f"{columns}x{rows}")

@@ -17,6 +17,7 @@ from typing import Any
 import ffmpeg
 
 from media.errors import TRIM_EMPTY, TRIM_OUT_OF_RANGE, MediaError
+from media.safe_input import user_input
 
 # Shortest edited result worth producing, and the end-of-media slack a click on the last frame needs.
 MIN_KEEP_S = 0.5
@@ -231,21 +232,25 @@ def _snapper(fps: float | None):
 # --- ffmpeg graph -------------------------------------------------------------------------------
 
 
-def open_input(src: str, timeline: Timeline | None, **kwargs: Any) -> tuple[Any, list[Range]]:
+def open_input(
+    src: str, timeline: Timeline | None, *, demuxer: str | None = None, **kwargs: Any
+) -> tuple[Any, list[Range]]:
     """An ffmpeg-python input reading only what `timeline` needs, and the kept ranges relative to it.
+
+    `src` is opened under media.safe_input's rules (`demuxer`: the probed format, forced with -f).
 
     Input-side -ss/-t: ffmpeg seeks to the keyframe before the in point, decodes and drops the
     frames before it (accurate seek), and stops reading after the out point, so a short edit of
     a two-hour recording does not decode the whole file. Timestamps then start at 0 at the in point.
     """
     if timeline is None:
-        return ffmpeg.input(src, **kwargs), []
+        return user_input(src, demuxer, **kwargs), []
     base = timeline.source_start
     if base > 0:
         kwargs["ss"] = f"{base:.3f}"
     kwargs["t"] = f"{timeline.source_end - base:.3f}"
     relative = [(round(a - base, 3), round(b - base, 3)) for a, b in timeline.keep]
-    return ffmpeg.input(src, **kwargs), relative
+    return user_input(src, demuxer, **kwargs), relative
 
 
 def cut_video(stream: Any, relative: list[Range]) -> Any:

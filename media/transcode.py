@@ -44,6 +44,7 @@ from media.hls import (
 from media.ladder import Rung, output_fps, plan_rungs
 from media.poster import THUMB_BOXES, make_pictures
 from media.probe import ProbeResult, probe
+from media.safe_input import input_options, own_hls_input
 from media.storyboard import SPRITE_NAME, VTT_NAME, make_storyboard
 from media.timeline import Timeline, cut_audio, cut_video, open_input
 
@@ -58,6 +59,8 @@ AUDIO_RUNG = "audio"
 THUMB_NAMES = tuple(f"thumb-{name}.jpg" for name in THUMB_BOXES)
 # Every name transcode() may publish into out_dir; a re-run replaces all of them.
 OUTPUT_NAMES = (HLS_DIR, MP4_NAME, AUDIO_NAME, POSTER_NAME, *THUMB_NAMES, SPRITE_NAME, VTT_NAME)
+# The demuxer of download.mp4 and audio.m4a when they are read back.
+OUTPUT_DEMUXER = "mov"
 
 AUDIO_BITRATE = 128_000
 AUDIO_RATE = 48_000
@@ -176,6 +179,11 @@ class _Job:
     def duration(self) -> float:
         return self.timeline.duration if self.timeline is not None else self.pr.duration_s
 
+    @property
+    def demuxer(self) -> str | None:
+        # The probed format, forced on every later read of the source (media.safe_input).
+        return self.pr.format_name or None
+
 
 def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     stage, pr, opts = job.stage, job.pr, job.opts
@@ -193,11 +201,13 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     if job.loudness is not None and pr.has_audio:
         # Pass 1 of the normalisation reads the audio only (the video is not even decoded).
         plan = loud.prepare(
-            lambda: audio_chain(job.src, job.timeline), job.loudness, job.duration, report.phase(0.0, _LOUDNESS_END)
+            lambda: audio_chain(job.src, job.timeline, job.demuxer), job.loudness, job.duration,
+            report.phase(0.0, _LOUDNESS_END),
         )
         encode_start = _LOUDNESS_END
 
-    cmd = build_encode_command(job.src, rungs, fps, pr.has_audio, opts, timeline=job.timeline, audio_plan=plan)
+    cmd = build_encode_command(job.src, rungs, fps, pr.has_audio, opts, timeline=job.timeline, audio_plan=plan,
+                               demuxer=job.demuxer)
     run_ffmpeg(cmd, job.duration, report.phase(encode_start, _ENCODE_END), cwd=stage)
 
     renditions, variants = _describe_variants(stage, rungs, fps, pr.has_audio)
@@ -207,7 +217,7 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
 
     mp4 = MP4_NAME if rungs else None
     audio = AUDIO_NAME if pr.has_audio else None
-    remux = build_remux_command(rungs[0].name if rungs else None, pr.has_audio)
+    remux = build_remux_command(stage / HLS_DIR, rungs[0].name if rungs else None, pr.has_audio)
     run_ffmpeg(remux, job.duration, report.phase(_ENCODE_END, _REMUX_END), cwd=stage)
     report(_REMUX_END)
     duration = _output_duration(stage / (mp4 or audio or ""))
@@ -217,7 +227,8 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
 
     loudness_info: dict[str, Any] | None = None
     if plan is not None and audio:
-        measured = loud.meter(str(stage / audio), duration, report.phase(_REMUX_END, _METER_END))
+        measured = loud.meter(str(stage / audio), duration, report.phase(_REMUX_END, _METER_END),
+                              demuxer=OUTPUT_DEMUXER)
         within = loud.within(measured, plan.target)
         loudness_info = {**plan.to_dict(), "output": measured.to_dict(), "within_target": within}
     report(_METER_END)
@@ -263,12 +274,12 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     )
 
 
-def audio_chain(src: Path, timeline: Timeline | None) -> Any:
+def audio_chain(src: Path, timeline: Timeline | None, demuxer: str | None = None) -> Any:
     """The source's first audio stream as the ladder hears it: 48 kHz float stereo, cut to the edit.
 
     Shared by the encode and the loudness analysis so that both measure the very same signal.
     """
-    inp, relative = open_input(str(src), timeline)
+    inp, relative = open_input(str(src), timeline, demuxer=demuxer)
     return cut_audio(_audio_format(inp["a:0"]), relative)
 
 
@@ -290,6 +301,7 @@ def build_encode_command(
     timeline: Timeline | None = None,
     audio_plan: loud.NormalizationPlan | None = None,
     audio_rung: bool = True,
+    demuxer: str | None = None,
 ) -> Any:
     """The single ffmpeg run (as an ffmpeg-python node), with paths relative to the staging dir.
 
@@ -297,9 +309,9 @@ def build_encode_command(
     audio group; the master playlist is written afterwards). `audio_rung=False` instead muxes a
     separately encoded copy of the audio into each video variant and leaves out the audio-only rung:
     the peers' one-pass-per-rung design that the benchmark compares against (rungs=[] with has_audio
-    builds its audio-only pass).
+    builds its audio-only pass). `demuxer` (the probed format) is forced on the source.
     """
-    inp, relative = open_input(str(src), timeline)
+    inp, relative = open_input(str(src), timeline, demuxer=demuxer)
     n_video = len(rungs)
     videos: list[Any] = []
     if n_video:
@@ -426,13 +438,13 @@ NVENC_PRESETS = {
 }
 
 
-def build_remux_command(top_rung: str | None, has_audio: bool) -> Any:
+def build_remux_command(hls_dir: Path, top_rung: str | None, has_audio: bool) -> Any:
     """Stream-copy the MP4 (top rung's video + the shared audio) and the M4A out of the finished HLS
-    renditions."""
+    renditions in `hls_dir` (outputs relative to the staging folder)."""
     outputs = []
-    aud = ffmpeg.input(f"{HLS_DIR}/{AUDIO_RUNG}.m3u8") if has_audio else None
+    aud = own_hls_input(hls_dir / f"{AUDIO_RUNG}.m3u8") if has_audio else None
     if top_rung:
-        top = ffmpeg.input(f"{HLS_DIR}/{top_rung}.m3u8")
+        top = own_hls_input(hls_dir / f"{top_rung}.m3u8")
         # Explicit maps: with two inputs ffmpeg's automatic selection could take a stream from either.
         streams = [top["v:0"], aud["a:0"]] if aud is not None else [top["v:0"]]
         outputs.append(ffmpeg.output(*streams, MP4_NAME, c="copy", movflags="+faststart"))
@@ -488,7 +500,7 @@ def _output_duration(path: Path) -> float | None:
     if not path.is_file():
         return None
     try:
-        info = ffmpeg.probe(str(path), v="error")
+        info = ffmpeg.probe(str(path), v="error", **input_options(OUTPUT_DEMUXER))
         return round(float(info["format"]["duration"]), 3)
     except (ffmpeg.Error, KeyError, ValueError):
         return None

@@ -21,6 +21,7 @@ from typing import Any
 from rq import Queue, Retry, get_current_job
 
 from media import MediaError, probe
+from media.safe_input import check_file_name
 from transcribe import TranscribeError
 
 from . import core
@@ -75,9 +76,11 @@ def ingest_file(path: Path, *, original_filename: str, title: str | None = None,
                 language: str = "vi") -> Recording:
     """Validate a media file with ffprobe and register it as a new event + recording.
 
-    Raises MediaError (with a code the panel translates) for anything ffprobe cannot use; nothing
-    is stored then. The caller owns `path` and may delete it afterwards: the source is copied.
+    Raises MediaError (with a code the panel translates) for anything ffprobe cannot use, such as a
+    playlist (whatever it is called: probe reads the content); nothing is stored then. The caller
+    owns `path` and may delete it afterwards: the source is copied.
     """
+    check_file_name(original_filename)  # a .m3u8 or .txt is refused by its name before ffprobe runs
     info = probe(path)  # raises MediaError
     if not info.has_video and not info.has_audio:
         raise MediaError("no_streams", "neither audio nor video")

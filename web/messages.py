@@ -43,5 +43,7 @@ def error_message(code: str | None) -> str:
         "cancelled": _("Stopped from the panel. Nothing was changed."),
         "no_frames": _("The file has a video or sound track with nothing in it (0 frames). "
                        "Export the video again and upload it again."),
+        "playlist": _("This file is a playlist or a list of other files (such as .m3u8), not a recording. "
+                      "Upload the video or audio file itself, for example the MP4."),
     }
     return messages.get(code or "", _("An error occurred (%(code)s).", code=code))
