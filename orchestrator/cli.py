@@ -223,6 +223,17 @@ def up(port: int | None, no_demo: bool) -> None:
     sys.exit(launch(port=port, demo=not no_demo))
 
 
+@main.command()
+def supervise() -> None:
+    """Run the Procfile's processes under supervisord (production; `up` without accounts or demo data)."""
+    from .launcher import prepare
+    from .launcher import supervise as run_supervised
+
+    settings, env, redis_argv = prepare()
+    ensure_database(create_core_app(settings))
+    run_supervised(settings, env, redis_argv)
+
+
 # --- transcription (issue 6) ---------------------------------------------------------------------
 
 @main.command("eval-asr")
