@@ -102,7 +102,7 @@ def reconcile() -> dict:
     return {"requeued": requeued, "publications_requeued": reconcile_publications()}
 
 
-RETRY_POLL_S = 1.0
+RETRY_POLL_S = 1  # whole seconds: RQ derives its lock TTL from it
 REDIS_BACKOFF_MAX_S = 5.0
 
 
