@@ -21,7 +21,7 @@ from .core import create_core_app, ensure_database
 from .db import db
 from .models import User
 from .redis_server import private_redis_command, stop_private_redis
-from .supervision import control_socket, exec_supervisord, programs, write_config
+from .supervision import control_socket, exec_supervisord, programs, running_supervisord, write_config
 
 DEMO_ACCOUNTS = (("kythuat", "technician", "Kỹ thuật viên"), ("bientap", "editor", "Biên tập viên"),
                  ("baocaovien", "speaker", "Báo cáo viên"))
@@ -99,6 +99,11 @@ def prepare(port: int | None = None) -> tuple[Settings, dict[str, str], list[str
     """The environment every supervised process gets, and the private Redis's command (None when
     REDIS_URL is configured)."""
     settings = load_settings()
+    running = running_supervisord(settings.data_dir)
+    if running:
+        raise click.ClickException(f"already running for {settings.data_dir} (supervisord pid {running}); "
+                                   f"stop it first, or control it with "
+                                   f"supervisorctl -c {settings.data_dir / 'supervisor' / 'supervisord.conf'}")
     env = dict(os.environ)
     env["DIEMCAU_DATA_DIR"] = str(settings.data_dir)
     redis_argv = None

@@ -120,6 +120,19 @@ def supervisord_config(data_dir: Path, progs: list[Program], directory: Path = R
     return "\n".join(lines)
 
 
+def running_supervisord(data_dir: Path) -> int | None:
+    """The pid of the supervisord already running for this data folder, if any."""
+    import psutil
+
+    pidfile = data_dir / "supervisor" / "supervisord.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        running = psutil.Process(pid)
+        return pid if "supervisor" in " ".join(running.cmdline()) else None
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
 def write_config(data_dir: Path, progs: list[Program]) -> Path:
     folder = data_dir / "supervisor"
     folder.mkdir(parents=True, exist_ok=True)

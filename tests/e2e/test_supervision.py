@@ -256,6 +256,9 @@ def test_every_process_comes_back_and_cut_off_work_runs_again_exactly_once(tmp_p
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         print("\nsupervision figures (s):", {k: round(v, 2) for k, v in figures.items()})
+        if probe is not None:
+            answers = [(p, s) for _, p, s in probe.answers]
+            print("panel probes:", {f"{p} {s}": answers.count((p, s)) for p, s in sorted(set(answers), key=str)})
 
     for name, seconds in figures.items():
         if name.endswith("_back_s") or name == "worker_reconnected_after_redis_s":
