@@ -18,6 +18,7 @@ from typing import IO, Any
 import ffmpeg
 
 from media.errors import FFMPEG_FAILED, NOT_MEDIA, TRUNCATED, UNSUPPORTED_CODEC, MediaError
+from media.parentdeath import preexec_die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def run_ffmpeg(
         errors="replace",
         bufsize=1,
         cwd=cwd,
+        # Killed with the job (a SIGKILLed work horse or worker), never left transcoding beside its retry.
+        preexec_fn=preexec_die_with_parent(),
     )
     assert proc.stdout is not None and proc.stderr is not None
     drain = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)

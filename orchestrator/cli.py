@@ -132,46 +132,31 @@ def process(file: Path, title: str | None, language: str, out_dir: Path | None, 
 @click.option("--in-process", is_flag=True,
               help="Run jobs in the worker process (keeps the Whisper model loaded between jobs).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker(queues: tuple[str, ...], in_process: bool, burst: bool) -> None:
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True, show_default=True,
+              help="Also enqueue due retries (RQ's scheduler); off where `diemcau scheduler` does it.")
+def worker(queues: tuple[str, ...], in_process: bool, burst: bool, with_scheduler: bool) -> None:
     """Run an RQ worker for QUEUES (default: all)."""
-    from rq import SimpleWorker, Worker
-
     from .core import redis_connection
+    from .workers import make_worker, wait_for_redis
 
     app = _app()
     with app.app_context():
         names = list(queues or app.extensions["diemcau.settings"].queues)
         conn = redis_connection()
-        cls = SimpleWorker if in_process else Worker
-        w = cls(names, connection=conn)
+        wait_for_redis(conn, "worker")
+        w = make_worker(names, conn, in_process=in_process)
     # Forking workers create their app per job in the work horse (no DB connection shared across fork).
-    w.work(burst=burst, with_scheduler=True)
+    w.work(burst=burst, with_scheduler=with_scheduler)
 
 
 @main.command()
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between reconciler passes.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between reconciler passes.")
 @click.option("--once", is_flag=True)
 def scheduler(interval: float, once: bool) -> None:
-    """Periodic duties: re-enqueue work a crash left half-done."""
-    from .db import db as database
-    from .reconcile import reconcile
+    """Periodic duties: enqueue due job retries, re-enqueue work a crash or a dead worker left half-done."""
+    from .reconcile import run_scheduler
 
-    app = _app()
-    log = logging.getLogger("diemcau.scheduler")
-    while True:
-        with app.app_context():
-            try:
-                outcome = reconcile()
-                if outcome["requeued"] or outcome["publications_requeued"]:
-                    log.info("reconciler re-enqueued stages %s and publications %s", outcome["requeued"],
-                             outcome["publications_requeued"])
-            except Exception:  # keep the scheduler alive through a Redis/DB blip
-                log.exception("reconciler pass failed")
-            finally:
-                database.session.remove()
-        if once:
-            return
-        time.sleep(interval)
+    run_scheduler(_app(), interval_s=interval, once=once)
 
 
 @main.group()
@@ -236,6 +221,17 @@ def up(port: int | None, no_demo: bool) -> None:
     from .launcher import launch
 
     sys.exit(launch(port=port, demo=not no_demo))
+
+
+@main.command()
+def supervise() -> None:
+    """Run the Procfile's processes under supervisord (production; `up` without accounts or demo data)."""
+    from .launcher import prepare
+    from .launcher import supervise as run_supervised
+
+    settings, env, redis_argv = prepare()
+    ensure_database(create_core_app(settings))
+    run_supervised(settings, env, redis_argv)
 
 
 # --- transcription (issue 6) ---------------------------------------------------------------------

@@ -1,16 +1,17 @@
 """`diemcau up`: the whole system on embedded defaults, from one command.
 
-Migrates the database, makes sure an admin exists, loads demo data once, starts the private Redis
-when no REDIS_URL is set, then runs every Procfile process under honcho.
+Migrates the database, makes sure an admin exists, loads demo data once, then hands over to
+supervisord, which runs every Procfile process (and the private Redis when no REDIS_URL is set) and
+restarts any that dies (orchestrator.supervision).
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -19,9 +20,9 @@ from .config import Settings, load_settings
 from .core import create_core_app, ensure_database
 from .db import db
 from .models import User
-from .redis_server import redis_url
+from .redis_server import private_redis_command, stop_private_redis
+from .supervision import control_socket, exec_supervisord, programs, running_supervisord, write_config
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_ACCOUNTS = (("kythuat", "technician", "Kỹ thuật viên"), ("bientap", "editor", "Biên tập viên"),
                  ("baocaovien", "speaker", "Báo cáo viên"))
 
@@ -86,30 +87,66 @@ def load_demo_sites(settings: Settings) -> None:
         marker.write_text(json.dumps(report.to_dict()))
 
 
-def launch(port: int | None = None, demo: bool = True) -> int:
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f":***@{host}"))
+
+
+def prepare(port: int | None = None) -> tuple[Settings, dict[str, str], list[str] | None]:
+    """The environment every supervised process gets, and the private Redis's command (None when
+    REDIS_URL is configured)."""
     settings = load_settings()
+    running = running_supervisord(settings.data_dir)
+    if running:
+        raise click.ClickException(f"already running for {settings.data_dir} (supervisord pid {running}); "
+                                   f"stop it first, or control it with "
+                                   f"supervisorctl -c {settings.data_dir / 'supervisor' / 'supervisord.conf'}")
     env = dict(os.environ)
     env["DIEMCAU_DATA_DIR"] = str(settings.data_dir)
-    env["REDIS_URL"] = redis_url(settings)  # the private server when none is configured
+    redis_argv = None
+    if settings.redis_url:
+        env["REDIS_URL"] = settings.redis_url
+    else:
+        folder = settings.data_dir / "redis"
+        stop_private_redis(folder)  # one a command started in the background hands over to the supervised one
+        redis_argv, env["REDIS_URL"] = private_redis_command(folder)
     os.environ["REDIS_URL"] = env["REDIS_URL"]
-    settings = load_settings()
+    web_port = port or int(env.get("DIEMCAU_WEB_PORT", "5000"))
+    env["DIEMCAU_WEB_PORT"] = str(web_port)
+    env.setdefault("DIEMCAU_PUBLIC_URL", f"http://127.0.0.1:{web_port}")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return load_settings(), env, redis_argv
+
+
+def supervise(settings: Settings, env: dict[str, str], redis_argv: list[str] | None) -> None:
+    """Write the supervisord config into the data folder and become supervisord (never returns)."""
+    config = write_config(settings.data_dir, programs(redis_argv))
+    click.echo(f"  Processes:       supervisorctl -c {config} status   (logs in {settings.data_dir / 'logs'})")
+    click.echo(f"  Control socket:  {control_socket(settings.data_dir)}")
+    exec_supervisord(config, env)
+
+
+def launch(port: int | None = None, demo: bool = True) -> int:
+    settings, env, redis_argv = prepare(port)
     app = create_core_app(settings)
     ensure_database(app)
     with app.app_context():
         accounts = ensure_accounts(settings, demo)
         if demo:
             load_demo_sites(settings)
+            # The private Redis starts with the other processes: until then the clip's first stage
+            # waits as pending, and the scheduler enqueues it.
             load_demo_video(settings)
-    web_port = port or int(env.get("DIEMCAU_WEB_PORT", "5000"))
-    env["DIEMCAU_WEB_PORT"] = str(web_port)
-    env.setdefault("DIEMCAU_PUBLIC_URL", f"http://127.0.0.1:{web_port}")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    web_port = env["DIEMCAU_WEB_PORT"]
     click.echo("")
     click.echo(f"  Điểm Cầu panel:  http://127.0.0.1:{web_port}/panel/")
     click.echo(f"  Public portal:   http://127.0.0.1:{web_port}/")
-    click.echo(f"  Data folder:     {settings.data_dir}   Redis: {env['REDIS_URL']}")
+    click.echo(f"  Data folder:     {settings.data_dir}   Redis: {without_password(env['REDIS_URL'])}")
     for username, role, password in accounts:
         click.echo(f"  Login {role:<10} {username} / {password}")
     click.echo("  Stop with Ctrl+C.\n")
-    return subprocess.call([sys.executable, "-m", "honcho", "start", "-f", str(REPO_ROOT / "Procfile"),
-                            "-d", str(REPO_ROOT)], env=env)
+    supervise(settings, env, redis_argv)
+    return 0  # not reached: supervise() replaces this process

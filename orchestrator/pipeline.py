@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry, get_current_job
 
 from media import MediaError, probe
@@ -114,7 +116,10 @@ def queue(name: str) -> Queue:
 
 
 def enqueue_next(recording_id: int) -> StageRun | None:
-    """Enqueue the first pending stage of a recording; returns it, or None when nothing is pending."""
+    """Enqueue the first pending stage of a recording; returns it, or None when nothing is pending.
+
+    While Redis is unreachable the stage stays pending (see `waits_for_queue`) and the reconciler
+    enqueues it once Redis is back."""
     recording = db.session.get(Recording, recording_id)
     for run in recording.stages:
         if run.status in (StageStatus.DONE.value, StageStatus.SKIPPED.value):
@@ -141,15 +146,35 @@ def _enqueue(run: StageRun, recording: Recording) -> None:
     if not claimed:
         return
     spec = STAGE_BY_NAME[run.stage]
-    queue(spec.queue).enqueue(
-        "orchestrator.jobs.run_stage", recording.id, run.stage, job_id=job_id,
-        job_timeout=spec.timeout(recording.duration_s or 0.0),
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
-        description=f"{run.stage} recording {recording.id}",
-        meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
-    )
+    try:
+        queue(spec.queue).enqueue(
+            "orchestrator.jobs.run_stage", recording.id, run.stage, job_id=job_id,
+            job_timeout=spec.timeout(recording.duration_s or 0.0),
+            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+            description=f"{run.stage} recording {recording.id}",
+            meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
+        )
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # Hand the claim back: the reconciler enqueues pending stages once Redis answers again.
+        db.session.execute(
+            db.update(StageRun).where(StageRun.id == run.id, StageRun.rq_job_id == job_id,
+                                      StageRun.status == StageStatus.QUEUED.value)
+            .values(status=StageStatus.PENDING.value, queued_at=None, rq_job_id=None))
+        db.session.commit()
+        log.warning("Redis unreachable: %s of recording %s waits for the reconciler (%s)", run.stage,
+                    recording.id, exc)
     db.session.refresh(run)
+
+
+def waits_for_queue(recording: Recording) -> bool:
+    """True when the recording's next stage could not be handed to the job queue (Redis was away)."""
+    statuses = db.session.execute(db.select(StageRun.status).where(StageRun.recording_id == recording.id)
+                                  .order_by(StageRun.position)).scalars()
+    for status in statuses:
+        if status not in (StageStatus.DONE.value, StageStatus.SKIPPED.value):
+            return status == StageStatus.PENDING.value
+    return False
 
 
 def retry_stage(run: StageRun, user: User | None) -> None:
@@ -206,6 +231,13 @@ def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enq
 
     run = db.session.execute(db.select(StageRun).filter_by(recording_id=recording_id, stage=stage)).scalar_one()
     recording = run.recording
+    job = get_current_job()
+    if job is not None and run.rq_job_id and job.id != run.rq_job_id:
+        # A job the database no longer points at (the reconciler re-enqueued the stage after its
+        # worker died, and RQ retries the old one): the stage runs once, under its current job.
+        log.warning("stale job %s for %s of recording %s (current: %s): not run", job.id, stage, recording_id,
+                    run.rq_job_id)
+        return run
     if run.status not in (StageStatus.DONE.value, StageStatus.SKIPPED.value):
         run.status, run.started_at, run.percent = StageStatus.RUNNING.value, now(), 0.0
         run.attempts += 1

@@ -1,9 +1,11 @@
 """Errors as pages (or JSON for API calls) in the user's language: never a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from .messages import error_message
@@ -30,6 +32,16 @@ def init_app(app: Flask) -> None:
         limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         return error_response(413, error_message("too_large") + " " + _("Limit: %(mb)s MB.", mb=limit_mb),
                               "too_large")
+
+    def queue_unavailable(exc):
+        app.logger.warning("Redis unreachable: %s", exc)
+        response = make_response(error_response(503, _("The job and live service is restarting. Wait a few "
+                                                        "seconds and reload the page."), "unavailable"))
+        response.headers["Retry-After"] = "5"
+        return response
+
+    app.register_error_handler(RedisConnectionError, queue_unavailable)
+    app.register_error_handler(RedisTimeoutError, queue_unavailable)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

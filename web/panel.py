@@ -4,14 +4,15 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from media import MediaError
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.models import Recording, StageRun
-from orchestrator.pipeline import can_view_recording, retry_stage, submit_file, visible_recordings
+from orchestrator.pipeline import can_view_recording, retry_stage, submit_file, visible_recordings, waits_for_queue
 
 from .auth import roles_required
 from .messages import STAGE_LABELS, error_message, status_label
@@ -61,7 +62,14 @@ def upload():
         return jsonify(error=exc.code, message=error_message(exc.code)), 400
     finally:
         tmp.unlink(missing_ok=True)
-    return jsonify(id=recording.id, url=url_for("panel.recording", recording_id=recording.id)), 201
+    url = url_for("panel.recording", recording_id=recording.id)
+    if waits_for_queue(recording):
+        # Saved, but the job queue (Redis) did not answer: the scheduler starts processing once it does.
+        message = _("The file was saved. Processing will start by itself as soon as the job queue is back; "
+                    "do not upload it again.")
+        flash(message, "info")
+        return jsonify(id=recording.id, url=url, queued=False, message=message), 201
+    return jsonify(id=recording.id, url=url, queued=True), 201
 
 
 @bp.get("/recordings/<int:recording_id>")
