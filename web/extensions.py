@@ -11,11 +11,12 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please log in to open this page.")
 login_manager.login_message_category = "warning"
+# A session or remember-me cookie replayed from another address or browser is dropped.
+login_manager.session_protection = "strong"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    from orchestrator.db import db
-    from orchestrator.models import User
+def load_user(login_id: str):
+    from orchestrator.accounts import user_for_login_id
 
-    return db.session.get(User, int(user_id))
+    return user_for_login_id(login_id)
