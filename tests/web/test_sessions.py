@@ -102,6 +102,12 @@ def test_old_session_and_remember_cookies_die_at_password_change(app, make_user)
     other_device = app.test_client()
     assert _post_login(other_device, user.username, PASSWORD, address=_address()).status_code == 302
 
+    from orchestrator import core
+    from orchestrator.accounts import initial_password_path
+
+    kept = initial_password_path(core.settings(), user.username)  # as the launcher keeps a first password
+    kept.parent.mkdir(exist_ok=True)
+    kept.write_text(PASSWORD)
     new_password = "hoa-sen-nở-muộn-2026"
     changed = client.post("/account/password", data={
         "csrf_token": _csrf(client), "current_password": PASSWORD, "new_password": new_password,
@@ -110,6 +116,7 @@ def test_old_session_and_remember_cookies_die_at_password_change(app, make_user)
     # This browser stays logged in, with a new remember-me cookie; every other session has ended.
     assert _logged_in(client.get("/panel/"))
     assert client.get_cookie("remember_token").value != stolen["remember_token"]
+    assert not kept.exists()
     assert _logged_in(_replay(app, "remember_token", client.get_cookie("remember_token").value, address))
     assert other_device.get("/panel/").status_code == 302
     for name, value in stolen.items():
