@@ -7,11 +7,15 @@ makes each login's remember-me cookie a new one.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import threading
+import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from flask import current_app
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
@@ -29,11 +33,14 @@ COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 # before its password is even hashed, right or wrong.
 FAILURES_PER_MINUTE = 10
 LOGIN_FAILURE_LIMIT = RateLimitItemPerMinute(FAILURES_PER_MINUTE)
-# Password hashing is deliberately slow (scrypt): at most this many hashes run at once in a process, the
-# other logins wait for a slot instead of holding every web thread, so pages keep being served.
-HASHING_SLOTS = 1
-HASHING_WAIT_S = 10.0
-_hashing = threading.BoundedSemaphore(HASHING_SLOTS)
+# Password hashing is deliberately slow (scrypt, ~0.1 s of a core). At most HASHING_SLOTS hashes run at once
+# on the machine, whichever web process asks (file locks), leaving the other cores to the pages; in each
+# process at most HASHING_QUEUE logins hold a thread waiting for a slot, the next ones are refused at once
+# ("busy"), so a flood of logins cannot hold every web thread.
+HASHING_SLOTS = max(1, (os.cpu_count() or 2) // 2)
+HASHING_QUEUE = 2
+HASHING_WAIT_S = 3.0
+_hashing_queue = threading.BoundedSemaphore(HASHING_QUEUE)
 
 
 class PasswordPolicyError(ValueError):
@@ -143,13 +150,36 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
-def _hash_check(password_hash: str, password: str) -> bool:
-    if not _hashing.acquire(timeout=HASHING_WAIT_S):
+@contextmanager
+def _hashing_slot():
+    if not _hashing_queue.acquire(blocking=False):
         raise LoginError("busy")
     try:
-        return check_password_hash(password_hash, password)
+        folder = core.settings().data_dir / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        slots = [FileLock(folder / f"password-hashing-{i}.lock") for i in range(HASHING_SLOTS)]
+        deadline = time.monotonic() + HASHING_WAIT_S
+        while True:
+            for slot in slots:
+                try:
+                    slot.acquire(timeout=0)
+                except Timeout:
+                    continue
+                try:
+                    yield
+                finally:
+                    slot.release()
+                return
+            if time.monotonic() > deadline:
+                raise LoginError("busy")
+            time.sleep(0.005)
     finally:
-        _hashing.release()
+        _hashing_queue.release()
+
+
+def _hash_check(password_hash: str, password: str) -> bool:
+    with _hashing_slot():
+        return check_password_hash(password_hash, password)
 
 
 def _failure_limiter() -> MovingWindowRateLimiter:
@@ -172,18 +202,40 @@ def authenticate(username: str, password: str, address: str) -> User:
     address; past FAILURES_PER_MINUTE in a minute on either, attempts are refused without checking."""
     limiter = _failure_limiter()
     keys = _failure_keys(username, address)
-    if not all(limiter.test(LOGIN_FAILURE_LIMIT, "login-failures", *key) for key in keys):
-        audit(None, "auth.login_failed", username=username[:80], address=address, reason="throttled")
-        db.session.commit()
-        raise LoginError("throttled")
+
+    def allowed() -> bool:
+        return all(limiter.test(LOGIN_FAILURE_LIMIT, "login-failures", *key) for key in keys)
+
+    if not allowed():  # most guesses of a flood end here: no database, no hashing slot
+        _refuse_throttled(username, address)
     user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
-    # An unknown name costs the same hash as a known one: the answer time must not tell which exist.
-    right = _hash_check(user.password_hash if user is not None else _dummy_hash(), password)
-    if user is not None and right and user.active:
+    throttled = False
+    with _hashing_slot():
+        # Again in the slot: attempts that passed together would otherwise all be hashed.
+        throttled = not allowed()
+        if not throttled:
+            # An unknown name costs the same hash as a known one: the answer time must not tell which exist.
+            right = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
+            failed = user is None or not right or not user.active
+            if failed:
+                for key in keys:
+                    limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
+    if throttled:
+        _refuse_throttled(username, address)
+    if not failed:
         return user
-    for key in keys:
-        limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
     reason = "unknown_user" if user is None else "wrong_password" if not right else "inactive"
     audit(None, "auth.login_failed", user, username=username[:80], address=address, reason=reason)
     db.session.commit()
     raise LoginError("wrong")
+
+
+def _refuse_throttled(username: str, address: str) -> None:
+    """Every wrong password is audited; the attempts refused while throttled once a minute per account and
+    address (the first of them), so a flood of refused guesses costs no database writes."""
+    first = core.redis_connection().set(f"diemcau:login-throttled:{username.lower()[:80]}:{address}", 1,
+                                        nx=True, ex=60)
+    if first:
+        audit(None, "auth.login_failed", username=username[:80], address=address, reason="throttled")
+        db.session.commit()
+    raise LoginError("throttled")

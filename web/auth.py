@@ -66,9 +66,10 @@ def login():
         try:
             user = authenticate(username, request.form.get("password", ""), request.remote_addr or "")
         except LoginError as exc:
+            if exc.code != "wrong":
+                return render_template("auth/refused.html", message=login_error_message(exc.code)), 429
             flash(login_error_message(exc.code), "error")
-            status = 401 if exc.code == "wrong" else 429
-            return render_template("auth/login.html", username=username), status
+            return render_template("auth/login.html", username=username), 401
         _start_session(user, remember=bool(request.form.get("remember")))
         audit(user, "auth.login")
         db.session.commit()

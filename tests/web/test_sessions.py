@@ -7,6 +7,7 @@ import re
 import statistics
 import time
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -157,6 +158,14 @@ def test_eleventh_wrong_password_for_one_account_is_refused_even_when_right(app,
     refused = _post_login(client, user.username, PASSWORD, address=_address())
     assert refused.status_code == 429
     assert "Quá nhiều lần nhập sai mật khẩu" in refused.get_data(as_text=True)
+    address = _address()
+    for _ in range(3):
+        assert _post_login(client, user.username, PASSWORD, address=address).status_code == 429
+    rows = db.session.execute(db.select(AuditLog).filter_by(action="auth.login_failed")
+                              .order_by(AuditLog.id.desc()).limit(200)).scalars()
+    reasons = Counter(row.detail["reason"] for row in rows if row.detail.get("username") == user.username)
+    # every wrong password, and the refusals once a minute per account and address (not one row per guess)
+    assert reasons == {"wrong_password": 10, "throttled": 2}
     # Other accounts are untouched.
     assert _post_login(app.test_client(), make_user("technician").username, PASSWORD,
                        address=_address()).status_code == 302
