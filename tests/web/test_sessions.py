@@ -212,3 +212,22 @@ def test_unknown_usernames_answer_as_slowly_as_known_ones(app, make_user):
     median_ms(user.username)  # warm-up (the dummy hash is made once)
     known, unknown = median_ms(user.username), median_ms(f"nobody-{uuid.uuid4().hex[:6]}")
     assert 0.5 < unknown / known < 2.0, (known, unknown)
+
+
+def test_every_cookie_is_secure_when_the_public_address_is_https(app, make_user):
+    import dataclasses
+
+    from orchestrator import core
+    from web import create_app
+
+    https_app = create_app(dataclasses.replace(core.settings(), public_url="https://diemcau.example.vn"))
+    https_app.config.update(TESTING=True)
+    client = _client(https_app, _address())
+    response = _post_login(client, make_user("editor").username, PASSWORD, remember=True)
+    assert response.status_code == 302
+    language = client.get("/lang/en")
+    cookies = response.headers.getlist("Set-Cookie") + language.headers.getlist("Set-Cookie")
+    assert {c.split("=", 1)[0] for c in cookies} >= {"session", "remember_token", "lang"}
+    assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies), cookies
+    over_http = _post_login(_client(app, _address()), make_user("editor").username, PASSWORD, remember=True)
+    assert not any("Secure" in c for c in over_http.headers.getlist("Set-Cookie"))
