@@ -53,14 +53,20 @@ def users() -> None:
 @click.option("--password", default=None, help="Omit to be prompted (or to generate one with --generate).")
 @click.option("--generate", is_flag=True, help="Generate a random password and print it.")
 def users_create(username: str, role: str, display_name: str, password: str | None, generate: bool) -> None:
-    """Create a user (or reset its password and role if it exists)."""
-    from .accounts import upsert_user
+    """Create a user (or reset its password and role if it exists, which ends its sessions)."""
+    from .accounts import MIN_PASSWORD_LENGTH, PasswordPolicyError, upsert_user
 
     if password is None:
         password = secrets.token_urlsafe(12) if generate else click.prompt(
             "Password", hide_input=True, confirmation_prompt=True)
     with _app().app_context():
-        user, created = upsert_user(username, password, role=role, display_name=display_name)
+        try:
+            user, created = upsert_user(username, password, role=role, display_name=display_name)
+        except PasswordPolicyError as exc:
+            reasons = {"too_short": f"it is shorter than {MIN_PASSWORD_LENGTH} characters",
+                       "common": "it is one of the most common passwords",
+                       "username": "it contains the username"}
+            raise click.BadParameter(f"password refused: {reasons[exc.code]}", param_hint="--password") from None
         click.echo(f"{'created' if created else 'updated'} {user.username} ({user.role})")
         if generate:
             click.echo(f"password: {password}")

@@ -2,7 +2,8 @@
 and the documents attached to an event (paperless meetings).
 
 A join token is `tokens.sign("site", event_id, site_id, version)`; revoking bumps the participation's
-`token_version` (and the Redis copy the media server reads), which invalidates every older link.
+`token_version` (and the Redis copy the media server reads), which invalidates every older link, and the
+site's `feed_version`, which invalidates every older calendar-feed URL of the site.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from typing import Any
 import qrcode
 from icalendar import Calendar
 from icalendar import Event as IcsEvent
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +31,7 @@ from .sites import Site
 JOIN_MAX_AGE_S = 120 * 24 * 3600        # a link is signed when the invitations go out, weeks before the event
 AFTER_END_GRACE = timedelta(hours=24)   # the join page still opens (documents) for a day after the end
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+FEED_MAX_AGE_S = 365 * 24 * 3600        # a calendar subscription; the site page always shows a fresh URL
 
 
 class EventDocument(db.Model):
@@ -109,7 +110,12 @@ def revoke(p: Participation, user: User | None) -> str:
     from .live import publish_revocation
 
     p.token_version += 1
-    audit(user, "event.link_revoke", p.event, site_id=p.site_id, version=p.token_version)
+    # The site's calendar feed lists its current join links: whoever holds the old feed URL must not
+    # read the new link there.
+    site = db.session.get(Site, p.site_id)
+    site.feed_version += 1
+    audit(user, "event.link_revoke", p.event, site_id=p.site_id, version=p.token_version,
+          feed_version=site.feed_version)
     db.session.commit()
     publish_revocation(p)
     return join_token(p)
@@ -203,22 +209,22 @@ def site_feed_ics(site: Site, join_url) -> bytes:
     return cal.to_ical()
 
 
-def _feed_serializer() -> URLSafeSerializer:
-    from flask import current_app
-
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="diemcau.site-feed")
-
-
 def site_feed_token(site: Site) -> str:
-    return _feed_serializer().dumps({"s": site.id})
+    """The key of the site's calendar-feed URL. It names the site's feed version: revoking any of the
+    site's join links bumps it, so a leaked feed URL stops handing out the new links."""
+    return tokens.sign("feed", 0, site.id, site.feed_version)
 
 
-def site_from_feed_token(token: str) -> Site | None:
+def site_from_feed_token(token: str, site_id: int) -> Site | None:
+    """The site whose current feed `token` opens, or None (invalid, expired, another site, revoked)."""
     try:
-        data = _feed_serializer().loads(token)
-    except BadSignature:
+        grant = tokens.verify(token, max_age_s=FEED_MAX_AGE_S)
+    except tokens.TokenError:
         return None
-    return db.session.get(Site, data.get("s"))
+    if grant.kind != "feed" or grant.subject_id != site_id:
+        return None
+    site = db.session.get(Site, site_id)
+    return site if site is not None and site.feed_version == grant.version else None
 
 
 # --- documents ----------------------------------------------------------------------------------

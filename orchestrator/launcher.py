@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from .accounts import upsert_user
+from .accounts import initial_password_path, upsert_user
 from .config import Settings, load_settings
 from .core import create_core_app, ensure_database
 from .db import db
@@ -29,9 +29,8 @@ DEMO_ACCOUNTS = (("kythuat", "technician", "Kỹ thuật viên"), ("bientap", "e
 
 def _remembered_password(settings: Settings, username: str) -> str:
     """Passwords generated on first start are kept (0600) so the banner can show them again."""
-    folder = settings.data_dir / "initial_passwords"
-    folder.mkdir(exist_ok=True)
-    path = folder / username
+    path = initial_password_path(settings, username)
+    path.parent.mkdir(exist_ok=True)
     if not path.exists():
         path.write_text(secrets.token_urlsafe(9))
         os.chmod(path, 0o600)
@@ -43,7 +42,7 @@ def ensure_accounts(settings: Settings, demo: bool) -> list[tuple[str, str, str]
     shown = []
     for username, role, name in wanted:
         existing = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
-        password_file = settings.data_dir / "initial_passwords" / username
+        password_file = initial_password_path(settings, username)  # removed once the user changes it
         if existing is None:
             upsert_user(username, _remembered_password(settings, username), role=role, display_name=name)
         if password_file.exists():

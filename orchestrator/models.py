@@ -34,6 +34,8 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(10), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Part of every session and remember-me cookie (see get_id): bumping it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -44,6 +46,11 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """The login id Flask-Login keeps in the session and the remember-me cookie: "<id>.<session
+        version>.<nonce>" (accounts.start_session draws the nonce, so each login's cookie differs)."""
+        return getattr(self, "login_id", None) or f"{self.id}.{self.session_version}"
 
     def has_role(self, *roles: str | Role) -> bool:
         wanted = {r.value if isinstance(r, Role) else r for r in roles}

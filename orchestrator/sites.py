@@ -55,6 +55,8 @@ class Site(db.Model):
     # The media server (relay node) this site and the sites below it play the program from; empty:
     # the node of the nearest site above that has one, else the origin (DIEMCAU_MEDIA_URL).
     media_node_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # Signed into the site's calendar-feed URL; revoking one of the site's join links bumps it.
+    feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     @property

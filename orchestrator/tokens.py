@@ -1,4 +1,4 @@
-"""Signed, expiring tokens for links that need no account (site join links, media publish/play).
+"""Signed, expiring tokens for links that need no account (site join links, calendar feeds, media publish/play).
 
 A token names what it grants (kind), the event, the subject (a site, a relay node, the host) and a
 version: revoking bumps the version stored with the subject, which invalidates every older token.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-KINDS = ("site", "host", "relay", "studio")
+KINDS = ("site", "host", "relay", "studio", "feed")  # feed: a site's calendar feed (event 0)
 
 
 class TokenError(Exception):

@@ -1,6 +1,8 @@
 """The Flask app: panel, portal, auth, admin. Thin: it calls `orchestrator` for everything."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from orchestrator.config import Settings
@@ -12,10 +14,16 @@ from .extensions import babel, csrf, login_manager
 def create_app(settings: Settings | None = None) -> Flask:
     app = create_core_app(settings, name=__name__)
     ensure_database(app)
+    secure = app.extensions["diemcau.settings"].public_url.startswith("https://")
     app.config.update(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long uploads must not expire it
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
     )

@@ -40,15 +40,15 @@ def join_message(exc: JoinError) -> str:
     return messages.get(exc.code, exc.code)
 
 
-def _status(exc: JoinError) -> int:
+def join_status(exc: JoinError) -> int:
     return {"invalid": 404, "wrong_kind": 404, "other_event": 403, "other_site": 403, "not_invited": 403,
             "revoked": 410, "expired": 410, "cancelled": 410, "ended": 409}.get(exc.code, 400)
 
 
 def _join_error(exc: JoinError):
     if request.path.startswith("/api/"):
-        return jsonify(error=exc.code, message=join_message(exc)), _status(exc)
-    return render_template("join/error.html", message=join_message(exc), code=exc.code), _status(exc)
+        return jsonify(error=exc.code, message=join_message(exc)), join_status(exc)
+    return render_template("join/error.html", message=join_message(exc), code=exc.code), join_status(exc)
 
 
 @bp.get("/join/<int:event_id>/<int:site_id>/<token>")

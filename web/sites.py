@@ -160,8 +160,8 @@ def import_uploads(files) -> ImportReport:
 @bp.get("/<int:site_id>/feed.ics")
 def feed(site_id: int):
     """The site's calendar (subscribe in a phone's calendar); the signed token in the URL is the key."""
-    site = site_from_feed_token(request.args.get("token", ""))
-    if site is None or site.id != site_id:
+    site = site_from_feed_token(request.args.get("token", ""), site_id)
+    if site is None:
         abort(404)
 
     def join_url(p) -> str:

@@ -13,16 +13,17 @@ from flask_login import current_user, login_required
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.floor import FloorError, current_floor, give_floor
+from orchestrator.invitations import JoinError, check_join
 from orchestrator.models import Event
 from orchestrator.pipeline import UserFacingError
 from orchestrator.recordings import can_record, latest_recording, start_take, stop_take
-from orchestrator.tokens import TokenError, sign, verify
+from orchestrator.tokens import sign
 
 from .auth import roles_required
+from .join import join_message, join_status
 from .messages import status_label
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
-PLAYER_TOKEN_MAX_AGE_S = 120 * 24 * 3600
 
 
 def _event_or_404(event_id: int) -> Event:
@@ -151,16 +152,14 @@ def take_status(event_id: int):
 
 @bp.get("/watch/<int:event_id>")
 def watch(event_id: int):
-    """The program player for a site's link (no account: the token is the key)."""
+    """The program player for a site's join link (no account: the token is the key, checked like the join
+    page checks it, version included, so a revoked link stops here too)."""
     token = request.args.get("token", "")
     try:
-        grant = verify(token, max_age_s=PLAYER_TOKEN_MAX_AGE_S)
-    except TokenError:
-        abort(403)
-    if grant.event_id != event_id or grant.kind not in ("site", "host", "relay"):
-        abort(403)
-    event = _event_or_404(event_id)
-    return render_template("studio/watch.html", event=event, token=token, site_id=grant.subject_id,
+        grant = check_join(token, event_id=event_id)
+    except JoinError as exc:
+        return render_template("join/error.html", message=join_message(exc), code=exc.code), join_status(exc)
+    return render_template("studio/watch.html", event=grant.event, token=token, site_id=grant.site.id,
                            media_url=core.settings().media_server_url, messages=media_messages())
 
 

@@ -128,8 +128,16 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     rooms = requests.get(media_server + "/rooms", timeout=5).json()[str(event.id)]
     assert rooms["publishers"][0]["source"] == "host"
 
-    # A Chromium player page for site 9 (a join link's token), and aiortc viewers.
-    site_token = sign("site", event.id, 9, 1, secret=secret)
+    # A Chromium player page for an invited site (its join link's token), and aiortc viewers.
+    from orchestrator.invitations import join_token
+    from orchestrator.scheduling import Participation
+    from tests.orchestrator.test_scheduling_rules import make_tree
+
+    site_id = make_tree()["C11"].id
+    participation = Participation(event_id=event.id, site_id=site_id)
+    db.session.add(participation)
+    db.session.commit()
+    site_token = join_token(participation)
     site_ctx = browser.new_context(viewport={"width": 1100, "height": 800}, locale="vi-VN")
     site = site_ctx.new_page()
     site.goto(f"{live_server}/studio/watch/{event.id}?token={site_token}")
@@ -173,18 +181,19 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     site.wait_for_timeout(1500)
     assert _video_playing(site)["advancing"]
 
-    # The chair gives the floor to site 9: its page publishes its camera and it goes on air.
-    host.fill(".floor-site", "9")
+    # The chair gives the floor to the site: its page publishes its camera and it goes on air.
+    host.fill(".floor-site", str(site_id))
     host.click("button[data-floor=site]")
-    host.wait_for_function("document.querySelector('[data-host-studio]').dataset.floor === 'site:9'", timeout=5000)
+    host.wait_for_function(f"document.querySelector('[data-host-studio]').dataset.floor === 'site:{site_id}'",
+                           timeout=5000)
     site.wait_for_function("document.querySelector('[data-live-player]').dataset.publishing === '1'", timeout=15000)
 
     def on_air() -> str | None:
         return requests.get(media_server + "/rooms", timeout=5).json()[str(event.id)]["on_air"]
     deadline = time.monotonic() + 15
-    while on_air() != "site:9" and time.monotonic() < deadline:
+    while on_air() != f"site:{site_id}" and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert on_air() == "site:9"
+    assert on_air() == f"site:{site_id}"
     time.sleep(2)
     assert _video_playing(site)["advancing"]      # the site's own player kept going, no renegotiation
     host.click("button[data-floor=host]")

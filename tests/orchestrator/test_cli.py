@@ -63,6 +63,26 @@ def test_users_create_and_db_upgrade_on_fresh_folder(tmp_path):
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
+def test_users_create_refuses_weak_passwords_and_a_reset_removes_the_kept_initial_one(tmp_path):
+    env = fresh_env(tmp_path / "data")
+
+    def create(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([DIEMCAU, "users", "create", "tranthib", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    for password, reason in (("a", "shorter than 10 characters"), ("1234567890", "most common passwords"),
+                             ("tranthib-2026", "contains the username")):
+        refused = create("--password", password)
+        assert refused.returncode == 2 and reason in refused.stderr and "Traceback" not in refused.stderr
+    assert create("--password", "đồi-chè-xanh-mướt").returncode == 0
+    kept = tmp_path / "data" / "initial_passwords" / "tranthib"
+    kept.parent.mkdir(exist_ok=True)
+    kept.write_text("đồi-chè-xanh-mướt")
+    reset = create("--password", "ruộng-bậc-thang-2026")
+    assert reset.returncode == 0 and "updated tranthib" in reset.stdout
+    assert not kept.exists()
+
+
 def test_process_video_without_audio(tmp_path):
     clip = make_video(tmp_path / "silent.mp4", duration=3.0, width=640, height=360, audio=False)
     result = subprocess.run([DIEMCAU, "process", str(clip), "--json"], env=fresh_env(tmp_path / "data"),

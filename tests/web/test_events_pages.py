@@ -205,6 +205,47 @@ def test_invitations_qr_and_calendars(client, scheduled):
     assert client.get(f"/sites/{t['C12'].id}/feed.ics?" + feed_url.split("?", 1)[1]).status_code == 404
 
 
+def test_revoking_a_site_link_ends_its_calendar_feed_url(client, scheduled):
+    """The feed lists the site's current join links: once a link is revoked, the old feed URL must not
+    hand out the new one."""
+    event, t, tech = scheduled
+    site = t["C11"]
+
+    def feed_path() -> str:
+        edit = client.get(f"/sites/{site.id}").get_data(as_text=True)
+        url = re.search(r'readonly value="([^"]+)"', edit).group(1).replace("&amp;", "&")
+        return url.split("localhost", 1)[-1]
+
+    token = login(client, tech)
+    old_feed = feed_path()
+    before = client.get(old_feed)
+    assert before.status_code == 200 and f"/join/{event.id}/{site.id}/" in before.get_data(as_text=True)
+    client.post(f"/events/{event.id}/sites/{site.id}/revoke", data={"csrf_token": token})
+    new_feed = feed_path()
+    client.post("/logout", headers={"X-CSRFToken": token})
+
+    after = client.get(old_feed)
+    assert after.status_code in (404, 410) and "/join/" not in after.get_data(as_text=True)
+    fresh = client.get(new_feed)
+    assert fresh.status_code == 200
+    urls = [str(i["URL"]) for i in Calendar.from_ical(fresh.data).walk("VEVENT")
+            if f"/join/{event.id}/{site.id}/" in str(i["URL"])]
+    assert len(urls) == 1 and check_join(urls[0].rsplit("/", 1)[1]).site.id == site.id
+
+
+def test_watch_page_refuses_a_revoked_site_link(client, scheduled):
+    event, t, tech = scheduled
+    token = join_path(event, t["C12"]).rsplit("/", 1)[1]
+    assert client.get(f"/studio/watch/{event.id}?token={token}").status_code == 200
+    login(client, tech)
+    client.post(f"/events/{event.id}/sites/{t['C12'].id}/revoke", data={"csrf_token": _csrf(client)})
+    client.post("/logout", headers={"X-CSRFToken": _csrf(client)})
+    revoked = client.get(f"/studio/watch/{event.id}?token={token}")
+    assert revoked.status_code == 410 and "được thay bằng liên kết mới" in revoked.get_data(as_text=True)
+    assert client.get(f"/studio/watch/{event.id}?token=forged").status_code == 404
+    assert client.get(f"/studio/watch/{event.id + 1}?token={token}").status_code in (403, 410)
+
+
 def test_join_pages_play_from_the_media_node_of_their_branch(client, scheduled, app):
     """Province → district → commune: a district's relay node serves its communes' join pages; a
     site with no node on its branch plays from the origin."""
