@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
     )
+    from . import input_guard
+
+    input_guard.init_app(app)  # before CSRF: the body limit is per route, and CSRF reads the form
     from .i18n import compile_translations, select_locale, select_timezone
 
     compile_translations()

@@ -18,4 +18,10 @@ def load_user(user_id: str):
     from orchestrator.db import db
     from orchestrator.models import User
 
-    return db.session.get(User, int(user_id))
+    from .input_guard import db_int
+
+    # The id comes from the session cookie: anything but a database integer is no user, not a 500.
+    try:
+        return db.session.get(User, db_int(user_id))
+    except (TypeError, ValueError):
+        return None
