@@ -200,6 +200,10 @@ class Storage(ABC):
         With ``filename`` the download is offered as an attachment with that name.
         """
 
+    def public_origin(self) -> str | None:
+        """scheme://host of the presigned URLs browsers fetch (for the pages' CSP), None when none."""
+        return None
+
     @abstractmethod
     def local_path(self, key: str) -> Path | None:
         """The object's file when the backend is the local disk (it may not exist), else None."""
@@ -702,6 +706,13 @@ class S3Storage(Storage):
         if batch:
             flush()
         return count
+
+    def public_origin(self) -> str | None:
+        endpoint = self.public_endpoint_url or self.endpoint_url
+        if endpoint:
+            parts = urlsplit(endpoint)
+            return f"{parts.scheme}://{parts.netloc}"
+        return "https://*.amazonaws.com"  # AWS's own hosts: bucket.s3.region.amazonaws.com and others
 
     def presigned_url(self, key: str, expires_s: int = 3600, filename: str | None = None) -> str | None:
         full = self._key(key)

@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(editor.bp)
     admin.init_app(app)
     errors.init_app(app)
+    from . import security_headers
+
+    security_headers.init_app(app)
     from .templating import init_app as init_templating
 
     init_templating(app)
