@@ -56,6 +56,9 @@ PUBLISH_ERRORS = {
     "internal": _l("An internal error occurred; the step will be retried."),
     "confidential": _l("Confidential events are never published."),
     "channel_disabled": _l("This channel is disabled."),
+    "outbound_refused": _l("The channel's address is not a public internet address, so the server does not "
+                           "connect to it. An administrator can allow an intranet server with "
+                           "DIEMCAU_OUTBOUND_ALLOW."),
 }
 
 

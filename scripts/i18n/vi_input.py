@@ -32,3 +32,15 @@ VI.update({
     "is not valid": "không hợp lệ",
     "The field «%(field)s» %(reason)s.": "Trường «%(field)s» %(reason)s.",
 })
+VI.update({
+    "The address %(url)s is not allowed: it is not a public internet address (%(reason)s). "
+    "An intranet server must be listed in DIEMCAU_OUTBOUND_ALLOW.":
+        "Địa chỉ %(url)s không được phép: đây không phải là địa chỉ Internet công cộng (%(reason)s). "
+        "Máy chủ trong mạng nội bộ phải được khai báo trong DIEMCAU_OUTBOUND_ALLOW.",
+    "The address %(url)s could not be found. Check the host name.":
+        "Không tìm thấy địa chỉ %(url)s. Hãy kiểm tra tên máy chủ.",
+    "The channel's address is not a public internet address, so the server does not connect to it. "
+    "An administrator can allow an intranet server with DIEMCAU_OUTBOUND_ALLOW.":
+        "Địa chỉ của kênh không phải là địa chỉ Internet công cộng nên máy chủ không kết nối tới. "
+        "Quản trị viên có thể cho phép máy chủ nội bộ bằng DIEMCAU_OUTBOUND_ALLOW.",
+})
