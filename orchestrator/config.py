@@ -10,18 +10,30 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .storage import make_private_dirs
+
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
 
 
+def _private_file(path: Path) -> Path:
+    """Create `path` readable by its owner only (SQLite gives its journal and WAL files the same mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return path
+
+
 def _persistent_secret(data_dir: Path) -> str:
     """A secret generated on first start and kept, so sessions survive restarts."""
     path = data_dir / "secret_key"
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # an older install, or a copy, left it readable by others
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(key)
@@ -59,10 +71,11 @@ class Settings:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("DIEMCAU_DATA_DIR") or "data").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(data_dir)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{_private_file(data_dir / 'diemcau.db')}"
     return Settings(
         data_dir=data_dir,
-        database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'diemcau.db'}",
+        database_url=database_url,
         redis_url=env.get("REDIS_URL") or None,
         storage_url=env.get("STORAGE_URL") or str(data_dir / "storage"),
         secret_key=env.get("SECRET_KEY") or _persistent_secret(data_dir),

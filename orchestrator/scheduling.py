@@ -118,17 +118,22 @@ class EventInput:
 
 # --- time ---------------------------------------------------------------------------------------
 
+# Times outside these years are typing mistakes (and some do not survive a time zone change).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def parse_local(value: str | None) -> datetime | None:
     """'2026-12-01T08:00' typed in Vietnam → an aware UTC datetime (None when empty or unreadable)."""
     if not value:
         return None
     try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError:
+        naive = datetime.fromisoformat(str(value).strip())
+        if naive.tzinfo is None:
+            naive = naive.replace(tzinfo=TZ)
+        moment = naive.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 0001 at +07:00 is before datetime.min
         return None
-    if naive.tzinfo is None:
-        naive = naive.replace(tzinfo=TZ)
-    return naive.astimezone(UTC)
+    return moment if EARLIEST_YEAR <= moment.year <= LATEST_YEAR else None
 
 
 def to_local(value: datetime | None) -> datetime | None:

@@ -73,6 +73,24 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MANIFEST_SUFFIXES = (".m3u8", ".mpd")
 
 
+# Local storage is readable by its owner and group only (a web server in front of it joins the group).
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_private_dirs(path: Path, mode: int = DIR_MODE) -> None:
+    """mkdir -p where every folder it creates gets `mode` (Path.mkdir gives parents the umask's mode)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        with suppress(FileExistsError):
+            folder.mkdir(mode=mode)
+
+
 class StorageError(Exception):
     """Any storage failure: invalid key, backend error, I/O error."""
 
@@ -200,6 +218,10 @@ class Storage(ABC):
         With ``filename`` the download is offered as an attachment with that name.
         """
 
+    def public_origin(self) -> str | None:
+        """scheme://host of the presigned URLs browsers fetch (for the pages' CSP), None when none."""
+        return None
+
     @abstractmethod
     def local_path(self, key: str) -> Path | None:
         """The object's file when the backend is the local disk (it may not exist), else None."""
@@ -246,7 +268,7 @@ class LocalStorage(Storage):
         self.root = Path(root).expanduser().resolve()
         self.fsync = fsync
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.root)
         except OSError as exc:
             raise StorageError(f"cannot create storage root {self.root}: {exc}") from exc
 
@@ -265,13 +287,13 @@ class LocalStorage(Storage):
         tmp: Path | None = None
         try:
             for attempt in range(3):
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dirs(dest.parent)
                 tmp = dest.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
                 try:
-                    # os.open with 0o666 (not mkstemp's 0o600) so the umask decides the final mode,
-                    # like any other created file; a web server may need to read it.
+                    # FILE_MODE, not the umask's 0644: stored files include confidential events'
+                    # documents and recordings. A stricter umask still narrows it.
                     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-                    fd = os.open(tmp, flags, 0o666)
+                    fd = os.open(tmp, flags, FILE_MODE)
                     break
                 except FileNotFoundError:
                     # A concurrent delete pruned the freshly created empty folder; create it again.
@@ -702,6 +724,13 @@ class S3Storage(Storage):
         if batch:
             flush()
         return count
+
+    def public_origin(self) -> str | None:
+        endpoint = self.public_endpoint_url or self.endpoint_url
+        if endpoint:
+            parts = urlsplit(endpoint)
+            return f"{parts.scheme}://{parts.netloc}"
+        return "https://*.amazonaws.com"  # AWS's own hosts: bucket.s3.region.amazonaws.com and others
 
     def presigned_url(self, key: str, expires_s: int = 3600, filename: str | None = None) -> str | None:
         full = self._key(key)

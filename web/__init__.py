@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
     )
+    from . import input_guard
+
+    input_guard.init_app(app)  # before CSRF: the body limit is per route, and CSRF reads the form
     from .i18n import compile_translations, select_locale, select_timezone
 
     compile_translations()
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(editor.bp)
     admin.init_app(app)
     errors.init_app(app)
+    from . import security_headers
+
+    security_headers.init_app(app)
     from .templating import init_app as init_templating
 
     init_templating(app)

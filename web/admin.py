@@ -4,15 +4,23 @@ from __future__ import annotations
 import rq_dashboard
 from flask import Flask, abort, request
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from orchestrator.core import settings
 from orchestrator.redis_server import redis_url
 
-from .extensions import csrf
-
 # rq-dashboard's blueprint is a module-level object shared by every app instance, so the guard is
 # attached once, here, rather than per create_app().
 dashboard = rq_dashboard.blueprint
+
+# The dashboard's views that change queues or jobs. rq-dashboard accepts GET on requeue-all, so a
+# plain link (an <img> on any page an admin opens) would requeue every failed job.
+STATE_CHANGING = frozenset({
+    "rq_dashboard.delete_job_view", "rq_dashboard.requeue_job_view", "rq_dashboard.requeue_all",
+    "rq_dashboard.empty_queue", "rq_dashboard.compact_queue",
+})
+# rq-dashboard's own script sends this cookie's value as X-CSRFToken on every $.post.
+CSRF_COOKIE = "_csrf_token"
 
 
 @dashboard.before_request
@@ -21,13 +29,17 @@ def _admins_only():
         abort(401)
     if not current_user.has_role("admin"):
         abort(403)
-    # rq-dashboard's jQuery posts carry no CSRF token; they do carry X-Requested-With, which a
-    # cross-site form cannot set, so requiring it keeps the retry/delete buttons CSRF-safe.
-    if request.method == "POST" and request.headers.get("X-Requested-With") != "XMLHttpRequest":
-        abort(400)
+    if request.endpoint in STATE_CHANGING and request.method != "POST":
+        abort(405)
+    # POSTs are checked by CSRFProtect like every other form (the token comes in the X-CSRFToken header).
 
 
-csrf.exempt(dashboard)
+@dashboard.after_request
+def _hand_the_token_to_the_dashboard_script(response):
+    if request.method == "GET" and response.mimetype == "text/html":
+        response.set_cookie(CSRF_COOKIE, generate_csrf(), path="/admin/rq/", samesite="Strict",
+                            secure=settings().public_url.startswith("https://"))
+    return response
 
 
 def init_app(app: Flask) -> None:

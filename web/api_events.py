@@ -2,9 +2,10 @@
 Same permission checks as the pages (docs/api.md). Logged-in calls send the X-CSRFToken header on writes."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from orchestrator.db import db
@@ -39,6 +40,8 @@ from .events import (
     live_message,
     scheduling_message,
 )
+from .input_guard import accepts_upload, db_int
+from .schemas import EventBody, ParticipantBody, SeriesBody, parse_body
 from .sites import import_uploads, report_dict
 
 bp = Blueprint("api_events", __name__, url_prefix="/api")
@@ -87,9 +90,9 @@ def scheduling_error(exc: SchedulingError):
 def sites_list():
     q = request.args.get("q", "").strip()
     if q:
-        found = search(q, limit=min(request.args.get("limit", 20, type=int), 100))
+        found = search(q[:200], limit=max(1, min(request.args.get("limit", 20, type=db_int), 100)))
     else:
-        found = children(request.args.get("parent", type=int))
+        found = children(request.args.get("parent", type=db_int))
     return jsonify(sites=[s.to_dict() for s in found], levels=levels_in_use())
 
 
@@ -98,7 +101,7 @@ def sites_list():
 def site_get(site_id: int):
     site = db.session.get(Site, site_id)
     if site is None:
-        return error_response(404, "not found", "not_found")
+        return error_response(404, _("This site does not exist."), "not_found")
     return jsonify(site=site.to_dict(), children=[s.to_dict() for s in children(site.id)])
 
 
@@ -106,19 +109,20 @@ def site_get(site_id: int):
 @roles_required("technician")
 def sites_select():
     """Participants by level and subtree: ?root=1&root=…&level=district&level=commune&within=12&within=…"""
-    roots = request.args.getlist("root", type=int)
+    roots = request.args.getlist("root", type=db_int)
     levels = request.args.getlist("level") or None
-    within = request.args.getlist("within", type=int)
+    within = request.args.getlist("within", type=db_int)
     chosen = select_sites(roots, levels, within)
     return jsonify(sites=[s.to_dict() for s in chosen], count=len(chosen))
 
 
 @bp.post("/sites/import")
 @roles_required("admin")
+@accepts_upload
 def sites_import():
     files = [f for f in request.files.getlist("file") if f and f.filename]
     if not files:
-        return error_response(400, "no file", "no_file")
+        return error_response(400, _("Choose a file to import."), "no_file")
     report = import_uploads(files)
     return jsonify(report_dict(report)), 200 if report.ok else 400
 
@@ -135,9 +139,9 @@ def series_list():
 @bp.post("/series")
 @roles_required("technician")
 def series_create():
-    body = request.get_json(silent=True) or {}
+    body = parse_body(SeriesBody)
     try:
-        series = ensure_series(str(body.get("name") or ""), str(body.get("description") or ""))
+        series = ensure_series(body.name, body.description)
         db.session.commit()
     except SchedulingError as exc:
         return scheduling_error(exc)
@@ -150,24 +154,28 @@ def series_create():
 @login_required
 def events_list():
     def parse(name: str, default: str) -> datetime:
-        return datetime.fromisoformat(request.args.get(name) or default)
+        value = datetime.fromisoformat(request.args.get(name) or default)
+        if value.tzinfo is None:
+            raise ValueError("no offset")
+        value.astimezone(UTC)  # OverflowError for year 1 at +14:00
+        if not 1900 <= value.year <= 2200:
+            raise ValueError("out of range")
+        return value
     try:
         start, end = parse("from", "1970-01-01T00:00:00+00:00"), parse("to", "2100-01-01T00:00:00+00:00")
-    except ValueError:
-        return error_response(400, "from/to must be ISO 8601 times", "bad_time")
-    if start.tzinfo is None or end.tzinfo is None:
-        return error_response(400, "from/to need a UTC offset", "bad_time")
+    except (ValueError, OverflowError):
+        return error_response(400, _("«from» and «to» must be ISO 8601 times with a UTC offset, "
+                                     "between the years 1900 and 2200."), "bad_time")
     return jsonify(events=[event_json(e) for e in events_between(current_user, start, end)])
 
 
 @bp.post("/events")
 @roles_required("technician")
 def events_create():
-    body = request.get_json(silent=True) or {}
-    kind = body.get("kind", "conference")
+    body = parse_body(EventBody)
     try:
-        created = create_event(current_user, input_from(body, list(body.get("site_ids") or []), kind),
-                               override=bool(body.get("override")))
+        created = create_event(current_user, input_from(body.model_dump(), body.site_ids or [], body.kind),
+                               override=body.override)
     except SchedulingError as exc:
         return scheduling_error(exc)
     return jsonify(events=[event_json(e) for e in created]), 201
@@ -183,13 +191,13 @@ def event_get(event_id: int):
 @roles_required("technician")
 def event_update(event_id: int):
     event = event_or_404(event_id, manage=True)
-    body = request.get_json(silent=True) or {}
-    site_ids = body.get("site_ids")
+    body = parse_body(EventBody)
+    site_ids = body.site_ids
     if site_ids is None:
         site_ids = [p.site_id for p in participations(event)]
     try:
-        update_event(event, current_user, input_from(body, list(site_ids), event.kind),
-                     override=bool(body.get("override")))
+        update_event(event, current_user, input_from(body.model_dump(), site_ids, event.kind),
+                     override=body.override)
     except SchedulingError as exc:
         return scheduling_error(exc)
     return jsonify(event_json(event, full=True))
@@ -239,16 +247,16 @@ def participants_list(event_id: int):
 @roles_required("technician")
 def participants_add(event_id: int):
     event = event_or_404(event_id, manage=True)
-    body = request.get_json(silent=True) or {}
+    body = parse_body(ParticipantBody)
     site = None
-    if body.get("site_id") is not None:
-        site = db.session.get(Site, int(body["site_id"]))
-    elif body.get("code"):
-        site = db.session.execute(db.select(Site).filter_by(code=str(body["code"]))).scalar_one_or_none()
+    if body.site_id is not None:
+        site = db.session.get(Site, body.site_id)
+    elif body.code:
+        site = db.session.execute(db.select(Site).filter_by(code=body.code)).scalar_one_or_none()
     if site is None:
-        return error_response(404, "unknown site", "unknown_site")
+        return error_response(404, _("This site does not exist."), "unknown_site")
     try:
-        p = add_participant(event, site, current_user, override=bool(body.get("override")))
+        p = add_participant(event, site, current_user, override=body.override)
     except SchedulingError as exc:
         return scheduling_error(exc)
     return jsonify(participant_json(p, with_link=True)), 201
@@ -291,6 +299,7 @@ def documents_list(event_id: int):
 
 @bp.post("/events/<int:event_id>/documents")
 @roles_required("technician")
+@accepts_upload
 def documents_add(event_id: int):
     event = event_or_404(event_id, manage=True)
     file = request.files.get("document")

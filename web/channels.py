@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from orchestrator.db import db
 from orchestrator.models import Channel, audit
+from orchestrator.outbound import OutboundRefused, check_url
 from orchestrator.publishing import adapter_classes
 from orchestrator.publishing.base import PublishError
 from orchestrator.publishing.service import build_adapter, token_warnings
@@ -39,6 +40,18 @@ FIELD_LABELS = {
     "Site address": _l("Site address"), "User name": _l("User name"),
     "Application password": _l("Application password"),
 }
+
+
+def destination_problem(url: str) -> str | None:
+    """Why the server must not connect to `url` (a message for the admin), or None."""
+    try:
+        check_url(url)
+    except OutboundRefused as exc:
+        return _("The address %(url)s is not allowed: it is not a public internet address (%(reason)s). "
+                 "An intranet server must be listed in DIEMCAU_OUTBOUND_ALLOW.", url=url, reason=exc.reason)
+    except OSError:
+        return _("The address %(url)s could not be found. Check the host name.", url=url)
+    return None
 
 
 def field_label(label: str) -> str:
@@ -87,9 +100,16 @@ def _save(channel: Channel, cls):
     channel.enabled = bool(form.get("enabled"))
     settings = dict(channel.settings or {})
     for spec in cls.settings_fields:
-        value = form.get(f"setting_{spec.name}", "").strip()
+        value = form.get(f"setting_{spec.name}", "").strip()[:2000]
         if spec.choices and value and value not in spec.choices:
             abort(400)
+        if spec.url and value:
+            problem = destination_problem(value)
+            if problem:
+                db.session.rollback()
+                flash(problem, "error")
+                return render_template("channels/edit.html", channel=channel, cls=cls, field_label=field_label,
+                                       masked=masked_credentials(channel)), 400
         if value:
             settings[spec.name] = value
         else:
@@ -122,8 +142,9 @@ def _save(channel: Channel, cls):
 def check(channel_id: int):
     channel = _channel_or_404(channel_id)
     try:
-        info = build_adapter(channel).check()
-        channel.last_check = {"ok": True, "at": datetime.now(UTC).isoformat(), "info": info}
+        build_adapter(channel).check()
+        # Only whether it worked: what the remote answered is not kept (it may not be who we think).
+        channel.last_check = {"ok": True, "at": datetime.now(UTC).isoformat()}
         flash(_("The channel answered: the credentials work."), "info")
     except PublishError as exc:
         channel.last_check = {"ok": False, "at": datetime.now(UTC).isoformat(), "error": exc.code}

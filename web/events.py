@@ -30,6 +30,8 @@ from orchestrator.invitations import (
 from orchestrator.live import LiveError, start_event, stop_event
 from orchestrator.models import Event, Role
 from orchestrator.scheduling import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
     TZ,
     Conflict,
     ConflictError,
@@ -55,6 +57,7 @@ from orchestrator.sites import Site, levels_in_use, roots
 
 from .auth import roles_required
 from .files import signed_url
+from .input_guard import accepts_upload
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -230,6 +233,8 @@ def calendar():
         view = "month"
     try:
         day = date.fromisoformat(request.args.get("date", ""))
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # the grid around year 9999 overflows
+            raise ValueError("out of range")
     except ValueError:
         day = datetime.now(TZ).date()
     if view == "month":
@@ -439,6 +444,7 @@ def ics(event_id: int):
 
 @bp.post("/<int:event_id>/documents")
 @roles_required("technician")
+@accepts_upload
 def upload_document(event_id: int):
     event = event_or_404(event_id, manage=True)
     files = [f for f in request.files.getlist("document") if f and f.filename]

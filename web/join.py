@@ -18,6 +18,7 @@ from .errors import error_response
 from .events import level_label, live_message
 from .extensions import csrf
 from .files import signed_url
+from .security_headers import allow_connect
 
 bp = Blueprint("join", __name__)
 REPORT_INTERVAL_S = 3
@@ -58,10 +59,12 @@ def page(event_id: int, site_id: int, token: str):
     except JoinError as exc:
         return _join_error(exc)
     base = f"/api/join/{event_id}/{site_id}/{token}"
+    media_node = media_node_for(grant.site, core.settings().media_server_url)
+    allow_connect(media_node)  # the player talks to the site's own relay, which may be another host
     response = Response(render_template(
         "join/page.html", event=grant.event, site=grant.site, p=grant.participation, docs=documents(grant.event),
         token=token, api_base=base, to_local=to_local, level_label=level_label,
-        media_node=media_node_for(grant.site, core.settings().media_server_url),
+        media_node=media_node,
         attendance_limit=attendance_limit(grant.site), interval_s=REPORT_INTERVAL_S))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL: never hand it to other sites

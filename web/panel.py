@@ -15,6 +15,7 @@ from orchestrator.models import Recording, StageRun
 from orchestrator.pipeline import can_view_recording, retry_stage, submit_file, visible_recordings, waits_for_queue
 
 from .auth import roles_required
+from .input_guard import accepts_upload
 from .messages import STAGE_LABELS, error_message, status_label
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
@@ -44,6 +45,7 @@ def upload_form():
 
 @bp.post("/upload")
 @roles_required("technician", "editor")
+@accepts_upload
 def upload():
     file = request.files.get("file")
     if file is None or not file.filename:

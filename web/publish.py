@@ -26,6 +26,7 @@ from orchestrator.publishing.service import (
     token_warnings,
     unpublish,
 )
+from orchestrator.scheduling import EARLIEST_YEAR, LATEST_YEAR
 
 from .auth import roles_required
 
@@ -55,6 +56,9 @@ PUBLISH_ERRORS = {
     "internal": _l("An internal error occurred; the step will be retried."),
     "confidential": _l("Confidential events are never published."),
     "channel_disabled": _l("This channel is disabled."),
+    "outbound_refused": _l("The channel's address is not a public internet address, so the server does not "
+                           "connect to it. An administrator can allow an intranet server with "
+                           "DIEMCAU_OUTBOUND_ALLOW."),
 }
 
 
@@ -110,11 +114,14 @@ def _parse_local(value: str) -> datetime | None:
         return None
     try:
         local = datetime.fromisoformat(value)
-    except ValueError:
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=LOCAL_TZ)
+        moment = local.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UserFacingError("bad_schedule") from None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=LOCAL_TZ)
-    return local.astimezone(UTC)
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise UserFacingError("bad_schedule")
+    return moment
 
 
 @bp.post("/recordings/<int:recording_id>/publish")

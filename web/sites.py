@@ -28,6 +28,7 @@ from orchestrator.sites import (
 
 from .auth import roles_required
 from .events import level_label
+from .input_guard import accepts_upload, db_int
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
 
@@ -69,7 +70,7 @@ def report_dict(report: ImportReport) -> dict:
 @bp.get("/")
 @roles_required("technician", "editor")
 def index():
-    parent_id = request.args.get("parent", type=int)
+    parent_id = request.args.get("parent", type=db_int)
     parent = db.session.get(Site, parent_id) if parent_id else None
     query = request.args.get("q", "").strip()
     found = search(query, limit=100) if query else None
@@ -129,6 +130,7 @@ def _feed_url(site: Site) -> str:
 
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required("admin")
+@accepts_upload
 def import_form():
     if request.method == "GET":
         return render_template("sites/import.html", report=None)

@@ -244,8 +244,12 @@ class MediaServer:
         ctype = request.headers.get("Content-Type", "")
         if ctype and not ctype.startswith("application/sdp"):
             raise Denied(415, "unsupported_media_type")
-        text = await request.text()
-        if len(text) > 64 * 1024 or not looks_like_sdp(text):
+        body = await request.content.read(64 * 1024 + 1)
+        try:
+            text = body.decode("utf-8")  # SDP is UTF-8 (RFC 8866); other bytes are a malformed offer
+        except UnicodeDecodeError:
+            raise Denied(400, "malformed_sdp") from None
+        if len(body) > 64 * 1024 or not looks_like_sdp(text):
             raise Denied(400, "malformed_sdp")
         return sanitize_offer(text)
 

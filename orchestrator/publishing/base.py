@@ -18,12 +18,14 @@ from typing import Any, ClassVar
 
 import requests
 
+from ..outbound import OutboundRefused, check_url, guarded_session
+
 log = logging.getLogger(__name__)
 
 # Error codes shown per channel (web/messages via scripts/i18n/vi_publish.py). `retryable` decides
 # whether RQ retries the job by itself; the operator can always retry from the publish page.
 ERROR_CODES = ("quota", "expired_token", "rejected_file", "auth", "config", "remote", "network",
-               "processing_timeout", "not_found", "no_rendition")
+               "processing_timeout", "not_found", "no_rendition", "outbound_refused")
 
 
 class PublishError(Exception):
@@ -83,6 +85,7 @@ class FieldSpec:
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] = ()
+    url: bool = False   # an address the server connects to: checked by orchestrator.outbound
 
 
 class Adapter(ABC):
@@ -141,10 +144,23 @@ class Adapter(ABC):
         self._save_credentials(updates, refresh_expires_at)
         return data["access_token"]
 
+    def check_destinations(self) -> None:
+        """Refuse configured addresses that are not public (orchestrator.outbound); for transports that
+        do not go through `_session()` (YouTube's httplib2), called before they connect."""
+        for spec in self.settings_fields:
+            value = spec.url and self.settings.get(spec.name)
+            if value:
+                try:
+                    check_url(value)
+                except OutboundRefused as exc:
+                    raise PublishError("outbound_refused", str(exc)) from None
+                except OSError as exc:
+                    raise PublishError("network", f"{spec.name}: {type(exc).__name__}", retryable=True) from None
+
     def _session(self) -> requests.Session:
         session = getattr(self, "_http", None)
         if session is None:
-            session = self._http = requests.Session()
+            session = self._http = guarded_session()
             session.headers["User-Agent"] = "DiemCau-publisher/1"
         return session
 
@@ -152,6 +168,8 @@ class Adapter(ABC):
         """One HTTP call; transport failures become a retryable PublishError (the job resumes later)."""
         try:
             return self._session().request(method, url, timeout=timeout, **kwargs)
+        except OutboundRefused as exc:
+            raise PublishError("outbound_refused", str(exc)) from None
         except requests.RequestException as exc:
             raise PublishError("network", f"{method} {url.split('?')[0]}: {type(exc).__name__}",
                                retryable=True) from None

@@ -22,8 +22,8 @@ class FacebookAdapter(Adapter):
         FieldSpec("page_id", "Page id", required=True),
         FieldSpec("app_id", "App id", required=True),
         FieldSpec("api_version", "Graph API version", help="v21.0"),
-        FieldSpec("graph_base", "Graph API address (leave empty)"),
-        FieldSpec("video_base", "Graph video address (leave empty)"),
+        FieldSpec("graph_base", "Graph API address (leave empty)", url=True),
+        FieldSpec("video_base", "Graph video address (leave empty)", url=True),
     )
     credential_fields = (
         FieldSpec("user_access_token", "User access token (uploads)", secret=True, required=True),

@@ -52,7 +52,7 @@ class TikTokAdapter(Adapter):
     settings_fields = (
         FieldSpec("privacy", "Privacy", choices=("public", "unlisted", "private")),
         FieldSpec("chunk_mb", "Upload chunk (MB, 5–64)"),
-        FieldSpec("api_base", "API address (leave empty)"),
+        FieldSpec("api_base", "API address (leave empty)", url=True),
     )
     credential_fields = (
         FieldSpec("client_key", "Client key", secret=True, required=True),

@@ -19,7 +19,7 @@ class WordPressAdapter(Adapter):
     label = "WordPress"
     prefers_loud = False
     settings_fields = (
-        FieldSpec("site_url", "Site address", required=True, help="https://example.gov.vn"),
+        FieldSpec("site_url", "Site address", required=True, help="https://example.gov.vn", url=True),
         FieldSpec("category_id", "Category id"),
     )
     credential_fields = (

@@ -36,8 +36,8 @@ class YouTubeAdapter(Adapter):
         FieldSpec("privacy", "Privacy", choices=("public", "unlisted", "private")),
         FieldSpec("category_id", "Category id", help="22 = People & Blogs, 25 = News & Politics"),
         FieldSpec("chunk_kib", "Upload chunk (KiB, multiple of 256)"),
-        FieldSpec("api_base", "API address (leave empty)"),
-        FieldSpec("token_uri", "OAuth token address (leave empty)"),
+        FieldSpec("api_base", "API address (leave empty)", url=True),
+        FieldSpec("token_uri", "OAuth token address (leave empty)", url=True),
     )
     credential_fields = (
         FieldSpec("client_id", "OAuth client id", secret=True, required=True),
@@ -71,6 +71,8 @@ class YouTubeAdapter(Adapter):
     def _service(self):
         service = getattr(self, "_yt", None)
         if service is None:
+            # httplib2 does not go through the pinned session: the configured addresses are checked here.
+            self.check_destinations()
             # build_http(): httplib2 without 308 as a redirect (for YouTube it means "Resume Incomplete").
             http = AuthorizedHttp(self._oauth(), http=build_http())
             options = {"api_endpoint": self.api_base + "/"} if self.api_base else None

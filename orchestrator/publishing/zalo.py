@@ -26,8 +26,8 @@ class ZaloAdapter(Adapter):
     label = "Zalo OA"
     settings_fields = (
         FieldSpec("app_id", "App id", required=True),
-        FieldSpec("api_base", "API address (leave empty)"),
-        FieldSpec("oauth_base", "OAuth address (leave empty)"),
+        FieldSpec("api_base", "API address (leave empty)", url=True),
+        FieldSpec("oauth_base", "OAuth address (leave empty)", url=True),
     )
     credential_fields = (
         FieldSpec("app_secret", "App secret key", secret=True, required=True),

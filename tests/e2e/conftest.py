@@ -98,9 +98,37 @@ def browser():
         browser.close()
 
 
+def wait_for_js(page, expression: str, timeout: float = 30_000, polling_ms: float = 100):
+    """Playwright's wait_for_function, without eval inside the page: it polls with page.evaluate (run by
+    the DevTools protocol), since the pages' Content-Security-Policy refuses eval (`wait_for_function`
+    evaluates its predicate with eval)."""
+    deadline = time.monotonic() + timeout / 1000
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = page.evaluate(expression)
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - mid-navigation, or the element is not there yet
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout:.0f} ms (last error: {last_error})")
+        page.wait_for_timeout(polling_ms)
+
+
+def watch_csp(page) -> list[str]:
+    """Console messages of Content-Security-Policy violations on `page` (a blocked script fails silently)."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return violations
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
+    violations = watch_csp(page)
     yield page
     context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.scheduling import TZ
 from orchestrator.sites import import_path
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def test_three_level_conference_invitations_join_pages_and_live_wall(live_server
     page.select_option("#host_site_id", label="Tỉnh Hà Giang")
     page.select_option("#pick-root", label="Tỉnh Hà Giang")
     page.click("#pick-apply")
-    page.wait_for_function("document.querySelectorAll('#pick-tree input[name=site_ids]:checked').length === 205")
+    wait_for_js(page, "document.querySelectorAll('#pick-tree input[name=site_ids]:checked').length === 205")
     summary = page.inner_text("#pick-summary")
     assert "205" in summary and "Tỉnh: 1" in summary and "Huyện: 11" in summary and "Xã: 193" in summary
     # edited one by one: untick one commune
@@ -80,7 +80,7 @@ def test_three_level_conference_invitations_join_pages_and_live_wall(live_server
 
     # The wall, open before anything happens; it must never reload from here on.
     page.goto(f"{live_server}/events/{event_id}/wall")
-    page.wait_for_function("document.querySelectorAll('.tile').length === 205")
+    wait_for_js(page, "document.querySelectorAll('.tile').length === 205")
     page.evaluate("window.__sameDocument = true")
     assert page.inner_text("#total-connected") == "0" and page.inner_text("#total-sites") == "205"
 
@@ -112,12 +112,12 @@ def test_three_level_conference_invitations_join_pages_and_live_wall(live_server
 
     # Start from the wall: status, tiles and totals change in place.
     page.click("#wall-start")
-    page.wait_for_function("document.getElementById('wall').dataset.status === 'live'")
+    wait_for_js(page, "document.getElementById('wall').dataset.status === 'live'")
     assert page.inner_text("#event-status") == "Đang diễn ra"
     for site_id in (district_id, commune_id):
-        page.wait_for_function(f"document.querySelector('.tile[data-site=\"{site_id}\"]').dataset.state === 'joined'")
-    page.wait_for_function("document.getElementById('total-connected').textContent === '2'")
-    page.wait_for_function("document.getElementById('total-attendees').textContent === '73'")
+        wait_for_js(page, f"document.querySelector('.tile[data-site=\"{site_id}\"]').dataset.state === 'joined'")
+    wait_for_js(page, "document.getElementById('total-connected').textContent === '2'")
+    wait_for_js(page, "document.getElementById('total-attendees').textContent === '73'")
     page.check("#only-problems")
     assert page.locator(".tile:not([hidden])").count() == 203
     page.uncheck("#only-problems")
@@ -126,9 +126,9 @@ def test_three_level_conference_invitations_join_pages_and_live_wall(live_server
 
     # A site that closes its page turns "dropped" on the wall, still without a reload.
     sites[0][0].close()
-    page.wait_for_function(f"document.querySelector('.tile[data-site=\"{district_id}\"]').dataset.state === 'dropped'",
+    wait_for_js(page, f"document.querySelector('.tile[data-site=\"{district_id}\"]').dataset.state === 'dropped'",
                            timeout=20_000)
-    page.wait_for_function("document.getElementById('total-connected').textContent === '1'")
+    wait_for_js(page, "document.getElementById('total-connected').textContent === '1'")
     assert page.evaluate("window.__sameDocument") is True
     sites[1][0].close()
     page.goto("about:blank")  # close the wall's event stream before the server stops

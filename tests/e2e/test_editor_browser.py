@@ -11,7 +11,7 @@ import requests
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.models import Asset
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 from tests.media_helpers import make_video
 from tests.transcript_helpers import make_transcribed_recording, publish_on_portal
 
@@ -52,11 +52,11 @@ def test_edit_a_cue_save_a_version_and_find_it_on_the_portal(page, live_server, 
     assert rows.count() == 2
     # The words the recogniser was unsure of are highlighted.
     assert page.locator("#cue-list mark.lowconf").all_inner_texts() == ["Lũng", "Cú"]
-    page.wait_for_function("document.getElementById('editor-video').readyState >= 1", timeout=20_000)
+    wait_for_js(page, "document.getElementById('editor-video').readyState >= 1", timeout=20_000)
 
     # Clicking a cue seeks the video to it, and the cue is shown as the current one.
     rows.nth(1).locator(".cue-seek").click()
-    page.wait_for_function("Math.abs(document.getElementById('editor-video').currentTime - 4.0) < 0.3")
+    wait_for_js(page, "Math.abs(document.getElementById('editor-video').currentTime - 4.0) < 0.3")
     page.wait_for_selector("#cue-list .cue-row.active[data-index='1']")
     page.screenshot(path=str(ARTIFACTS / "editor-loaded.png"), full_page=True)
 
@@ -90,8 +90,8 @@ def test_edit_a_cue_save_a_version_and_find_it_on_the_portal(page, live_server, 
     page.goto(f"{live_server}/search?q=ha+giang")
     page.click("a.search-hit")
     page.wait_for_url(f"**/v/{slug}#t=4.0")
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 4.0) < 1", timeout=10_000)
+    wait_for_js(page, "document.getElementById('player').readyState >= 1", timeout=30_000)
+    wait_for_js(page, "Math.abs(document.getElementById('player').currentTime - 4.0) < 1", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "search-jump.png"))
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.conftest import wait_for_js
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -121,9 +123,9 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     host = host_ctx.new_page()
     _login(host, live_server, tech)
     host.goto(f"{live_server}/studio/events/{event.id}")
-    host.wait_for_function("document.querySelector('video.preview').videoWidth > 0", timeout=15000)
+    wait_for_js(host, "document.querySelector('video.preview').videoWidth > 0", timeout=15000)
     host.click(".go-live")
-    host.wait_for_function("document.querySelector('[data-host-studio]').dataset.state === 'connected'",
+    wait_for_js(host, "document.querySelector('[data-host-studio]').dataset.state === 'connected'",
                            timeout=20000)
     rooms = requests.get(media_server + "/rooms", timeout=5).json()[str(event.id)]
     assert rooms["publishers"][0]["source"] == "host"
@@ -141,7 +143,7 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     site_ctx = browser.new_context(viewport={"width": 1100, "height": 800}, locale="vi-VN")
     site = site_ctx.new_page()
     site.goto(f"{live_server}/studio/watch/{event.id}?token={site_token}")
-    site.wait_for_function("document.querySelector('[data-live-player]').dataset.state === 'connected'",
+    wait_for_js(site, "document.querySelector('[data-live-player]').dataset.state === 'connected'",
                            timeout=20000)
 
     async def viewers_receive():
@@ -175,7 +177,7 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     resource = site.evaluate(f"{player}.livePlayer.resource")
     dropped = requests.delete(resource, headers={"Authorization": f"Bearer {site_token}"}, timeout=5)
     assert dropped.status_code == 200
-    site.wait_for_function(f"window.__states.includes('reconnecting') && {player}.dataset.state === 'connected'",
+    wait_for_js(site, f"window.__states.includes('reconnecting') && {player}.dataset.state === 'connected'",
                            timeout=45000)
     assert site.evaluate(f"{player}.livePlayer.resource") != resource
     site.wait_for_timeout(1500)
@@ -184,9 +186,8 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     # The chair gives the floor to the site: its page publishes its camera and it goes on air.
     host.fill(".floor-site", str(site_id))
     host.click("button[data-floor=site]")
-    host.wait_for_function(f"document.querySelector('[data-host-studio]').dataset.floor === 'site:{site_id}'",
-                           timeout=5000)
-    site.wait_for_function("document.querySelector('[data-live-player]').dataset.publishing === '1'", timeout=15000)
+    wait_for_js(host, f"document.querySelector('[data-host-studio]').dataset.floor === 'site:{site_id}'", timeout=5000)
+    wait_for_js(site, "document.querySelector('[data-live-player]').dataset.publishing === '1'", timeout=15000)
 
     def on_air() -> str | None:
         return requests.get(media_server + "/rooms", timeout=5).json()[str(event.id)]["on_air"]
@@ -201,7 +202,7 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     while on_air() != "host" and time.monotonic() < deadline:
         time.sleep(0.3)
     assert on_air() == "host"
-    site.wait_for_function("document.querySelector('[data-live-player]').dataset.publishing === '0'", timeout=15000)
+    wait_for_js(site, "document.querySelector('[data-live-player]').dataset.publishing === '0'", timeout=15000)
     time.sleep(1.5)
 
     # Stop: the media server joins the segments and hands the master to the panel.
@@ -237,21 +238,21 @@ def test_report_studio_records_a_take_after_a_retake(browser, live_server, media
     page = ctx.new_page()
     _login(page, live_server, speaker)
     page.goto(f"{live_server}/studio/report/{event.id}")
-    page.wait_for_function("document.querySelector('video.preview').videoWidth > 0", timeout=15000)
+    wait_for_js(page, "document.querySelector('video.preview').videoWidth > 0", timeout=15000)
     page.click("button.record")
     page.wait_for_selector(".countdown:not(:empty)", timeout=5000)
-    page.wait_for_function("document.querySelector('[data-report-studio]').dataset.state === 'recording'",
+    wait_for_js(page, "document.querySelector('[data-report-studio]').dataset.state === 'recording'",
                            timeout=20000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "live-report-studio.png"))
     page.click("button.retake")                       # throw this take away, count down, record again
-    page.wait_for_function("document.querySelector('[data-report-studio]').dataset.state === 'discarded'"
+    wait_for_js(page, "document.querySelector('[data-report-studio]').dataset.state === 'discarded'"
                            " || document.querySelector('.countdown').textContent !== ''", timeout=10000)
-    page.wait_for_function("document.querySelector('[data-report-studio]').dataset.state === 'recording'",
+    wait_for_js(page, "document.querySelector('[data-report-studio]').dataset.state === 'recording'",
                            timeout=20000)
     page.wait_for_timeout(4000)
     page.click("button.stop")
-    page.wait_for_function("document.querySelector('[data-report-studio]').dataset.state === 'saved'",
+    wait_for_js(page, "document.querySelector('[data-report-studio]').dataset.state === 'saved'",
                            timeout=60000)
     assert re.search(r"/panel/recordings?/\d+", page.get_attribute(".take-link", "href"))
     db.session.expire_all()

@@ -12,7 +12,7 @@ from orchestrator.db import db
 from orchestrator.models import Asset, Event, EventStatus, Publication, Recording, Transcript
 from orchestrator.publishing.service import Choice, approve, run_publication
 from orchestrator.seed import portal_channel
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 from tests.media_helpers import make_video
 
 pytestmark = pytest.mark.e2e
@@ -73,19 +73,19 @@ def test_play_switch_subtitles_seek_search_and_embed(live_server, page, clip):
     page.evaluate("document.getElementById('player').muted = true")
     page.click("#player")  # a real user gesture
     page.evaluate("document.getElementById('player').play()")
-    page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=60_000)
+    wait_for_js(page, "document.getElementById('player').currentTime > 1", timeout=60_000)
     assert _tracks(page) == [{"lang": "vi", "mode": "showing"}, {"lang": "en", "mode": "disabled"}]
     assert page.evaluate("window.diemcauHls.levels.length") >= 1
 
     # Switch the subtitles to English from the track menu: the English cues load and show.
     page.select_option("#caption-select", "en")
     assert _tracks(page) == [{"lang": "vi", "mode": "disabled"}, {"lang": "en", "mode": "showing"}]
-    page.wait_for_function("Array.from(document.getElementById('player').textTracks)"
+    wait_for_js(page, "Array.from(document.getElementById('player').textTracks)"
                            ".find(t => t.language === 'en').cues.length === 3", timeout=20_000)
 
     # Click a transcript line: the player jumps there and the line is marked as the current one.
     page.locator(".transcript .cue").nth(2).click()
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 6) < 1.5")
+    wait_for_js(page, "Math.abs(document.getElementById('player').currentTime - 6) < 1.5")
     page.wait_for_selector(".transcript .cue[aria-current]")
     page.screenshot(path=str(ARTIFACTS / "portal-clip-player.png"), full_page=True)
 
@@ -107,8 +107,8 @@ def test_play_switch_subtitles_seek_search_and_embed(live_server, page, clip):
 
     # A shared link with #t= starts there.
     page.goto(f"{live_server}/v/{clip.slug}#t=0m4s")
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 4) < 1")
+    wait_for_js(page, "document.getElementById('player').readyState >= 1", timeout=30_000)
+    wait_for_js(page, "Math.abs(document.getElementById('player').currentTime - 4) < 1")
 
     # Search finds the clip by a word of the transcript.
     page.fill("#q", "theo dõi")
@@ -135,11 +135,11 @@ def test_phone_sized_clip_page(live_server, browser, clip):
                                   has_touch=True)
     page = context.new_page()
     page.goto(f"{live_server}/v/{clip.slug}")
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+    wait_for_js(page, "document.getElementById('player').readyState >= 1", timeout=30_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 392, "the page scrolls sideways on a phone"
     assert page.locator("#download").is_visible()
     page.locator(".transcript .cue").nth(1).tap()
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 3) < 1.5")
+    wait_for_js(page, "Math.abs(document.getElementById('player').currentTime - 3) < 1.5")
     page.screenshot(path=str(ARTIFACTS / "portal-clip-phone.png"), full_page=True)
     page.goto(f"{live_server}/")
     page.screenshot(path=str(ARTIFACTS / "portal-home-phone-clips.png"), full_page=True)

@@ -14,7 +14,7 @@ from orchestrator import products as prod
 from orchestrator.db import db
 from orchestrator.models import Recording
 from orchestrator.pipeline import ingest_file, run_stage
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 from tests.media_helpers import make_frame_counter
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +49,12 @@ def test_frame_stepping_trim_and_stop(page, live_server, counter_recording) -> N
     page.fill("input[name=password]", "secret-pass")
     page.click("button[type=submit]")
     page.goto(f"{live_server}/panel/recordings/{rec.id}/edit")
-    page.wait_for_function("document.getElementById('preview').readyState >= 2")
+    wait_for_js(page, "document.getElementById('preview').readyState >= 2")
 
     step = page.locator("[data-step-f='1']")
     for _ in range(30):
         step.click()
-    page.wait_for_function("document.getElementById('preview').seeking === false")
+    wait_for_js(page, "document.getElementById('preview').seeking === false")
     assert page.locator("#timecode").inner_text() == "00:00:01.200"
     assert page.locator("#frame-no").inner_text().endswith(" 30")
     page.wait_for_timeout(300)

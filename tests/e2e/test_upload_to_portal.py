@@ -7,7 +7,7 @@ import contextlib
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 from tests.media_helpers import speech_clip
 
 pytestmark = pytest.mark.e2e
@@ -42,11 +42,11 @@ def test_upload_watch_progress_and_play_on_portal(live_server, worker, page, mak
     page.wait_for_url("**/v/*")
     video = page.locator("#player")
     page.evaluate("document.getElementById('player').muted = true; document.getElementById('player').play()")
-    page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=60_000)
+    wait_for_js(page, "document.getElementById('player').currentTime > 1.5", timeout=60_000)
     tracks = page.evaluate("""() => Array.from(document.getElementById('player').textTracks)
         .map(t => ({lang: t.language, label: t.label, mode: t.mode, cues: t.cues ? t.cues.length : 0}))""")
     assert tracks and tracks[0]["lang"] == "vi" and tracks[0]["mode"] == "showing", tracks
-    page.wait_for_function("document.getElementById('player').textTracks[0].cues.length > 0", timeout=20_000)
+    wait_for_js(page, "document.getElementById('player').textTracks[0].cues.length > 0", timeout=20_000)
     levels = page.evaluate("window.diemcauHls ? window.diemcauHls.levels.map(l => l.height) : []")
     assert levels, "hls.js found no renditions"
     assert video.evaluate("v => v.videoWidth") > 0
@@ -54,7 +54,7 @@ def test_upload_watch_progress_and_play_on_portal(live_server, worker, page, mak
     cue = page.locator(".transcript .cue").first
     start = float(cue.get_attribute("data-start"))
     cue.click()
-    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 1.5")
+    wait_for_js(page, f"Math.abs(document.getElementById('player').currentTime - {start}) < 1.5")
     page.screenshot(path=str(ARTIFACTS / "portal-clip.png"), full_page=True)
 
     # Switching the subtitle track off and on again works from script, as the player menu does.

@@ -36,6 +36,10 @@ def test_bad_requests_get_clear_json_errors(media_servers, live_event):
         (_post(whip, event.token("site", 5)), 403, "no_floor"),                  # a site without the floor
         (_post(whip, event.token("host"), body="hello"), 400, "malformed_sdp"),
         (_post(whip, event.token("host"), body="v=0\r\nm=video 9 RTP/AVP 0\r\nbroken"), 400, "malformed_sdp"),
+        (_post(whip, event.token("host"), body=b"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\ns=\xff\xfe\r\n"), 400,
+         "malformed_sdp"),                                                        # not UTF-8
+        (_post(whep, event.token("site", 1), body=b"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n\xc3\x28"), 400,
+         "malformed_sdp"),
         (_post(whip, event.token("host"), ctype="text/plain"), 415, "unsupported_media_type"),
         (_post(whep, event.token("site", 1), body="v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
                                                   "a=rtpmap:96 VP8/90000\r\n"), 400, "codec_unsupported"),

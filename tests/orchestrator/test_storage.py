@@ -397,10 +397,10 @@ def test_local_paths_and_no_presigned_url(local: LocalStorage, tmp_path: Path) -
     assert path is not None and path.read_bytes() == b"x"
     assert local.presigned_url("rec/Báo cáo.txt") is None
     assert local.presigned_url("rec/Báo cáo.txt", 60, filename="Báo cáo.txt") is None
-    # Files get the usual umask-based mode (not mkstemp's 0600) so a web server can read them.
+    # Owner and group only (tests/orchestrator/test_file_modes.py); a stricter umask narrows it further.
     umask = os.umask(0)
     os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert path.stat().st_mode & 0o777 == 0o640 & ~umask
 
 
 def test_local_delete_prunes_empty_folders(local: LocalStorage) -> None:

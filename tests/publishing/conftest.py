@@ -24,6 +24,13 @@ def noisy_mp4(path: Path, seconds: float, size: str = "640x360") -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def allow_loopback_fakes(monkeypatch):
+    """The fake platform APIs listen on 127.0.0.1, which the outbound guard refuses unless allowed, as
+    an intranet WordPress would be (tests/publishing/test_outbound_guard.py checks the refusal)."""
+    monkeypatch.setenv("DIEMCAU_OUTBOUND_ALLOW", "127.0.0.1")
+
+
 @pytest.fixture(scope="session")
 def small_mp4(tmp_path_factory) -> Path:
     return noisy_mp4(tmp_path_factory.mktemp("media") / "small.mp4", 0.4)      # ~2–4 MB

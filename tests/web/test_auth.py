@@ -56,7 +56,7 @@ def test_roles_guard_upload_and_admin(client, make_user):
     admin_client = client.application.test_client()
     login(admin_client, make_user("admin"))
     assert admin_client.get("/admin/rq/").status_code == 200
-    # rq-dashboard actions need the XHR header: a cross-site form cannot forge them
+    # rq-dashboard actions need the CSRF token its page hands to its script: a cross-site form has none
     assert admin_client.post("/admin/rq/job/nonexistent/delete").status_code == 400
 
 
