@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -204,6 +205,7 @@ def main() -> None:
         print(json.dumps(measure(events, args.n, args.sheet)))
         return
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still drop the databases and stop Redis
     sys.path.insert(0, str(REPO))
     from orchestrator.redis_server import ensure_private_redis, stop_private_redis
 

@@ -62,7 +62,10 @@ from .invitation_sheet import request_sheet, sheet_state, stored_sheet_key
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 EVENT_PAGE_SIZE = 100         # participants listed on the event page
-INVITATIONS_PAGE_SIZE = 250   # invitations (each with its QR code) on one page; the sheet job makes all of them
+# Invitations, each with a freshly signed link and its QR code (a few ms each): an event of up to 250 sites
+# is shown and printed whole, as it always was; a bigger one 100 at a time, and the sheet job makes all of them.
+INVITATIONS_WHOLE_MAX = 250
+INVITATIONS_PAGE_SIZE = 100
 
 
 # --- messages (the codes raised by orchestrator, in the user's language) -------------------------
@@ -416,8 +419,10 @@ def _participation_or_404(event: Event, site_id: int) -> Participation:
 def invitations(event_id: int):
     event = event_or_404(event_id, manage=True)
     layout = "table" if request.args.get("layout") == "table" else "pages"
-    offset, limit = page_bounds(request.args.get("offset"), INVITATIONS_PAGE_SIZE, INVITATIONS_PAGE_SIZE)
-    page = participation_page(event, offset=offset, limit=limit)
+    counts = participant_counts(event)
+    size = counts.sites if 0 < counts.sites <= INVITATIONS_WHOLE_MAX else INVITATIONS_PAGE_SIZE
+    offset, limit = page_bounds(request.args.get("offset"), size, size)
+    page = participation_page(event, offset=offset, limit=limit, counts=counts)
     # Links are signed and QR codes drawn for this page's sites only; the sheet job makes all of them.
     links = {p.site_id: join_url(p) for p in page.items}
     return render_template("events/invitations.html", event=event, page=page, participations=page.items,

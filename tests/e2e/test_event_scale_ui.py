@@ -63,7 +63,7 @@ def test_wall_pages_and_printable_sheet_of_a_big_conference(live_server, worker,
     page.screenshot(path=str(ARTIFACTS / "big-wall.png"), full_page=False)
 
     page.goto(f"{live_server}/events/{event.id}/invitations")
-    assert page.locator(".invite-page").count() == 250
+    assert page.locator(".invite-page").count() == 100
     assert "1200" in page.inner_text("#sheet h2")
     page.wait_for_function("document.getElementById('sheet').dataset.state === 'none'")
     page.click("#sheet-make")

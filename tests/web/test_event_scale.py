@@ -190,10 +190,10 @@ def test_invitations_page_draws_one_page_of_qr_codes(client, big):
     event = big["event"]
     login(client, big["tech"])
     html = client.get(f"/events/{event.id}/invitations").get_data(as_text=True)
-    assert html.count('class="invite-page"') == 250 and html.count("<svg") == 250
-    assert f"{SITES} " in html and 'id="sheet"' in html
-    last = client.get(f"/events/{event.id}/invitations?offset=1000&layout=table").get_data(as_text=True)
-    assert last.count('class="qr small-qr"') == 200 and "layout=table" in last
+    assert html.count('class="invite-page"') == 100 and html.count("<svg") == 100
+    assert f"{SITES} " in html and 'id="sheet"' in html and "offset=100" in html
+    last = client.get(f"/events/{event.id}/invitations?offset=1150&layout=table").get_data(as_text=True)
+    assert last.count('class="qr small-qr"') == 50 and "layout=table" in last and "offset=1050" in last
     api = client.get(f"/api/events/{event.id}/invitations?offset=1100&limit=200").get_json()
     assert len(api["invitations"]) == 100 and api["total"] == SITES and api["next_offset"] is None
 
