@@ -7,7 +7,9 @@ site's `feed_version`, which invalidates every older calendar-feed URL of the si
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -158,6 +160,28 @@ def qr_svg(text: str) -> str:
                 x += 1
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
             f'<rect width="{size}" height="{size}" fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>')
+
+
+# --- the printable sheet of every site -----------------------------------------------------------
+
+def sheet_fingerprint(event: Event, **context: Any) -> str:
+    """A digest of everything the printable sheet shows: the event, each site's name and link version, and
+    the caller's `context` (base URL, language). A revoked link, a renamed site or an added one gives a new
+    digest, hence a new storage key: a stored sheet is never stale."""
+    digest = hashlib.sha256(json.dumps({
+        "event": [event.id, event.title, str(event.starts_at), str(event.ends_at), event.host_site_id,
+                  event.status], "context": context}, sort_keys=True, default=str).encode())
+    rows = db.session.execute(
+        db.select(Participation.site_id, Participation.token_version, Site.code, Site.name, Site.level,
+                  Site.room_name).join(Site, Participation.site_id == Site.id)
+        .where(Participation.event_id == event.id).order_by(Participation.site_id))
+    for row in rows:
+        digest.update(json.dumps(list(row)).encode())
+    return digest.hexdigest()
+
+
+def sheet_key(event_id: int, fingerprint: str) -> str:
+    return f"events/{event_id}/invitations/sheet-{fingerprint[:24]}.html"
 
 
 # --- calendars ----------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def publish_state(event: Event) -> None:
     pipe.hset(event_key(event.id), mapping={"status": event.status, "confidential": "1" if event.confidential else "0",
                                             "floor": r.hget(event_key(event.id), "floor") or "host",
                                             "title": event.title})
-    versions = {f"site:{p.site_id}": p.token_version for p in participations(event)}
+    versions = {f"site:{site_id}": version for site_id, version in db.session.execute(
+        db.select(Participation.site_id, Participation.token_version).where(Participation.event_id == event.id))}
     versions["host:0"] = versions.get("host:0", 1)
     pipe.hset(versions_key(event.id), mapping=versions)
     for key in (event_key(event.id), versions_key(event.id), sites_key(event.id)):
@@ -286,24 +287,46 @@ def effective_state(info: dict[str, Any], at: float | None = None) -> str:
 
 # --- the wall -----------------------------------------------------------------------------------
 
-def wall_snapshot(event: Event) -> dict[str, Any]:
-    """Every participating site with its latest state, and the totals, as the wall draws them."""
+PROBLEM_STATES = ("not_joined", "degraded", "dropped")
+
+
+def wall_snapshot(event: Event, *, offset: int = 0, limit: int | None = None,
+                  only_problems: bool = False) -> dict[str, Any]:
+    """The participating sites with their latest state, and the totals over all of them, as the wall draws them.
+
+    The live state is in Redis (one hash for the event), so the totals are counted here: every
+    participation is read as a bare row (no ORM objects), and the sites (names, codes) are loaded only
+    for the tiles of the page asked for. `limit` None: every tile (a small event's wall)."""
     raw = _redis().hgetall(sites_key(event.id)) or {}
     at = time.time()
-    tiles = []
-    for p in participations(event):
-        site = p.site
-        info = json.loads(raw[str(p.site_id).encode()]) if str(p.site_id).encode() in raw else {}
-        tiles.append({
-            "site_id": site.id, "code": site.code, "name": site.name, "level": site.level, "depth": site.depth,
-            "parent_id": site.parent_id, "state": effective_state(info, at) if info else p.state,
-            "ts": info.get("ts") or (p.last_seen.timestamp() if p.last_seen else None),
-            "rtt_ms": info.get("rtt_ms", p.rtt_ms), "loss_pct": info.get("loss_pct", p.loss_pct),
-            "bitrate_kbps": info.get("bitrate_kbps", p.bitrate_kbps),
-            "attendance": info.get("attendance", p.attendance), "capacity": site.capacity,
+    rows = db.session.execute(
+        db.select(Participation.site_id, Participation.state, Participation.last_seen, Participation.rtt_ms,
+                  Participation.loss_pct, Participation.bitrate_kbps, Participation.attendance)
+        .join(Site, Participation.site_id == Site.id).where(Participation.event_id == event.id)
+        .order_by(Site.depth, Site.path, Site.id)).all()
+    states: list[dict[str, Any]] = []
+    for site_id, state, last_seen, rtt_ms, loss_pct, bitrate_kbps, attendance in rows:
+        data = raw.get(str(site_id).encode())
+        info = json.loads(data) if data else {}
+        states.append({
+            "site_id": site_id, "state": effective_state(info, at) if info else state,
+            "ts": info.get("ts") or (last_seen.timestamp() if last_seen else None),
+            "rtt_ms": info.get("rtt_ms", rtt_ms), "loss_pct": info.get("loss_pct", loss_pct),
+            "bitrate_kbps": info.get("bitrate_kbps", bitrate_kbps), "attendance": info.get("attendance", attendance),
         })
+    shown = [t for t in states if t["state"] in PROBLEM_STATES] if only_problems else states
+    page = shown[offset:] if limit is None else shown[offset:offset + limit]
+    sites = {s.id: s for s in db.session.execute(
+        db.select(Site).where(Site.id.in_([t["site_id"] for t in page]))).scalars()} if page else {}
+    tiles = []
+    for t in page:
+        site = sites[t["site_id"]]
+        tiles.append({**t, "code": site.code, "name": site.name, "level": site.level, "depth": site.depth,
+                      "parent_id": site.parent_id, "capacity": site.capacity})
     return {"event_id": event.id, "status": event.status, "title": event.title, "server_time": at,
-            "stale_s": STALE_S, "tiles": tiles, "totals": totals(tiles)}
+            "stale_s": STALE_S, "tiles": tiles, "totals": totals(states),
+            "page": {"total": len(shown), "offset": offset, "limit": limit if limit is not None else len(shown),
+                     "only_problems": only_problems}}
 
 
 def totals(tiles: list[dict[str, Any]]) -> dict[str, int]:

@@ -201,10 +201,11 @@ def _finish_event(recording: Recording) -> None:
 
 class Progress:
     """A job's progress into its database row (any model with `id` and `percent`: a StageRun, a
-    MediaProduct) and the RQ job meta, throttled so the database is not hammered."""
+    MediaProduct; None for a job that has no row, such as the invitations sheet) and the RQ job meta,
+    throttled so the database is not hammered."""
 
-    def __init__(self, row, min_interval_s: float = 0.5):
-        self.model, self.row_id = type(row), row.id
+    def __init__(self, row=None, min_interval_s: float = 0.5):
+        self.model, self.row_id = (type(row), row.id) if row is not None else (None, None)
         self.min_interval_s = min_interval_s
         self._last = 0.0
 
@@ -214,8 +215,9 @@ class Progress:
             return
         self._last = t
         percent = max(0.0, min(100.0, float(percent)))
-        db.session.execute(db.update(self.model).where(self.model.id == self.row_id).values(percent=percent))
-        db.session.commit()
+        if self.model is not None:
+            db.session.execute(db.update(self.model).where(self.model.id == self.row_id).values(percent=percent))
+            db.session.commit()
         job = get_current_job()
         if job is not None:
             job.meta.update(percent=percent)

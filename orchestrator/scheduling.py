@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import MONTHLY, rrule
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, insert
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 
 from .db import db
 from .models import Event, EventStatus, Role, User, audit, utcnow
@@ -391,10 +391,90 @@ def update_event(event: Event, user: User | None, data: EventInput, *, override:
     return event
 
 
+def _participations_query(event: Event):
+    # The site comes in the same query: one lazy load per row is 10,000 queries for a big conference.
+    return (db.select(Participation).join(Site, Participation.site_id == Site.id)
+            .options(contains_eager(Participation.site))
+            .where(Participation.event_id == event.id).order_by(Site.depth, Site.path, Site.id))
+
+
 def participations(event: Event) -> list[Participation]:
-    query = (db.select(Participation).join(Site, Participation.site_id == Site.id)
-             .where(Participation.event_id == event.id).order_by(Site.depth, Site.path))
-    return list(db.session.execute(query).scalars())
+    return list(db.session.execute(_participations_query(event)).scalars())
+
+
+PAGE_MAX = 1000  # the largest page any list of participants is served in
+
+
+@dataclass
+class ParticipantCounts:
+    """An event's participants counted in SQL: how many, in which (recorded) state, how many people."""
+    sites: int
+    attendees: int
+    by_state: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sites": self.sites, "attendees": self.attendees, "by_state": self.by_state}
+
+
+@dataclass
+class ParticipantPage:
+    items: list[Participation]
+    total: int           # rows that match the filter, over every page
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+    @property
+    def prev_offset(self) -> int | None:
+        return max(0, self.offset - self.limit) if self.offset > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "offset": self.offset, "limit": self.limit, "next_offset": self.next_offset}
+
+
+def participant_counts(event: Event) -> ParticipantCounts:
+    from .live import STATES
+
+    rows = db.session.execute(
+        db.select(Participation.state, db.func.count(), db.func.coalesce(db.func.sum(Participation.attendance), 0))
+        .where(Participation.event_id == event.id).group_by(Participation.state)).all()
+    by_state = {s: 0 for s in STATES}
+    for state, count, _people in rows:
+        by_state[state] = by_state.get(state, 0) + count
+    return ParticipantCounts(sites=sum(r[1] for r in rows), attendees=int(sum(r[2] for r in rows)),
+                             by_state=by_state)
+
+
+def page_bounds(offset: Any, limit: Any, default_limit: int) -> tuple[int, int]:
+    """(offset, limit) from query-string values: unreadable or out-of-range values fall back to the defaults."""
+    try:
+        offset = max(0, int(offset))
+    except (TypeError, ValueError):
+        offset = 0
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        limit = default_limit
+    return offset, min(max(1, limit), PAGE_MAX)
+
+
+def participation_page(event: Event, *, offset: int = 0, limit: int = 100, states: Iterable[str] | None = None,
+                       counts: ParticipantCounts | None = None) -> ParticipantPage:
+    """One page of an event's participants in tree order (level, then path), sites loaded with them.
+    The total comes from the counts by state, so a page costs two queries whatever the event's size."""
+    counts = counts or participant_counts(event)
+    query = _participations_query(event)
+    if states is not None:
+        states = list(states)
+        query = query.where(Participation.state.in_(states))
+        total = sum(counts.by_state.get(s, 0) for s in states)
+    else:
+        total = counts.sites
+    items = list(db.session.execute(query.offset(offset).limit(limit)).scalars())
+    return ParticipantPage(items=items, total=total, offset=offset, limit=limit)
 
 
 def set_participants(event: Event, site_ids: Iterable[int]) -> None:

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from orchestrator.db import db
 from orchestrator.invitations import DocumentError, add_document, documents, revoke
-from orchestrator.live import LiveError, start_event, stop_event, wall_snapshot
+from orchestrator.live import STATES, LiveError, start_event, stop_event, wall_snapshot
 from orchestrator.models import Event
 from orchestrator.scheduling import (
     ConflictError,
@@ -22,6 +22,9 @@ from orchestrator.scheduling import (
     create_event,
     ensure_series,
     events_between,
+    page_bounds,
+    participant_counts,
+    participation_page,
     participations,
     remove_participant,
     select_sites,
@@ -45,6 +48,7 @@ from .schemas import EventBody, ParticipantBody, SeriesBody, parse_body
 from .sites import import_uploads, report_dict
 
 bp = Blueprint("api_events", __name__, url_prefix="/api")
+API_PAGE_SIZE = 500   # participants, invitations and wall tiles per page unless `limit` asks otherwise
 
 
 def event_json(event: Event, *, full: bool = False) -> dict:
@@ -240,7 +244,13 @@ def event_stop(event_id: int):
 @login_required
 def participants_list(event_id: int):
     event = event_or_404(event_id)
-    return jsonify(participants=[participant_json(p) for p in participations(event)])
+    states = request.args.getlist("state") or None
+    if states and not set(states) <= set(STATES):
+        return error_response(400, "unknown state", "bad_state")
+    offset, limit = page_bounds(request.args.get("offset"), request.args.get("limit"), API_PAGE_SIZE)
+    counts = participant_counts(event)
+    page = participation_page(event, offset=offset, limit=limit, states=states, counts=counts)
+    return jsonify(participants=[participant_json(p) for p in page.items], counts=counts.to_dict(), **page.to_dict())
 
 
 @bp.post("/events/<int:event_id>/participants")
@@ -286,7 +296,9 @@ def participants_revoke(event_id: int, site_id: int):
 @roles_required("technician")
 def invitations(event_id: int):
     event = event_or_404(event_id, manage=True)
-    return jsonify(invitations=[participant_json(p, with_link=True) for p in participations(event)])
+    offset, limit = page_bounds(request.args.get("offset"), request.args.get("limit"), API_PAGE_SIZE)
+    page = participation_page(event, offset=offset, limit=limit)
+    return jsonify(invitations=[participant_json(p, with_link=True) for p in page.items], **page.to_dict())
 
 
 @bp.get("/events/<int:event_id>/documents")
@@ -316,4 +328,7 @@ def documents_add(event_id: int):
 @bp.get("/events/<int:event_id>/wall")
 @roles_required("technician")
 def wall(event_id: int):
-    return jsonify(wall_snapshot(event_or_404(event_id, manage=True)))
+    event = event_or_404(event_id, manage=True)
+    offset, limit = page_bounds(request.args.get("offset"), request.args.get("limit"), API_PAGE_SIZE)
+    only_problems = request.args.get("problems", "") in ("1", "true", "on")
+    return jsonify(wall_snapshot(event, offset=offset, limit=limit, only_problems=only_problems))

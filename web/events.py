@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -46,7 +46,10 @@ from orchestrator.scheduling import (
     create_event,
     ensure_series,
     events_between,
+    page_bounds,
     parse_local,
+    participant_counts,
+    participation_page,
     participations,
     remove_participant,
     speakers,
@@ -58,8 +61,14 @@ from orchestrator.sites import Site, levels_in_use, roots
 from .auth import roles_required
 from .files import signed_url
 from .input_guard import accepts_upload
+from .invitation_sheet import request_sheet, sheet_state, stored_sheet_key
 
 bp = Blueprint("events", __name__, url_prefix="/events")
+EVENT_PAGE_SIZE = 100         # participants listed on the event page
+# Invitations, each with a freshly signed link and its QR code (a few ms each): an event of up to 250 sites
+# is shown and printed whole, as it always was; a bigger one 100 at a time, and the sheet job makes all of them.
+INVITATIONS_WHOLE_MAX = 250
+INVITATIONS_PAGE_SIZE = 100
 
 
 # --- messages (the codes raised by orchestrator, in the user's language) -------------------------
@@ -316,10 +325,13 @@ def edit(event_id: int):
 @login_required
 def detail(event_id: int):
     event = event_or_404(event_id)
-    parts = participations(event)
-    return render_template("events/detail.html", event=event, participations=parts, documents=documents(event),
+    counts = participant_counts(event)
+    offset, limit = page_bounds(request.args.get("offset"), EVENT_PAGE_SIZE, EVENT_PAGE_SIZE)
+    page = participation_page(event, offset=offset, limit=limit, counts=counts)
+    return render_template("events/detail.html", event=event, counts=counts, page=page, documents=documents(event),
                            manage=can_manage(current_user), to_local=to_local, level_label=level_label,
-                           state_labels=state_labels(), attendees=sum(p.attendance or 0 for p in parts))
+                           state_labels=state_labels(), endpoint="events.detail", args={"event_id": event.id},
+                           anchor="#participants")
 
 
 def _live_transition(event_id: int, transition, done_message: str):
@@ -411,11 +423,39 @@ def _participation_or_404(event: Event, site_id: int) -> Participation:
 @roles_required("technician")
 def invitations(event_id: int):
     event = event_or_404(event_id, manage=True)
-    parts = participations(event)
-    links = {p.site_id: join_url(p) for p in parts}
-    return render_template("events/invitations.html", event=event, participations=parts, links=links,
-                           qrs={site_id: Markup(qr_svg(url)) for site_id, url in links.items()}, to_local=to_local,
-                           layout=request.args.get("layout", "pages"), level_label=level_label)
+    layout = "table" if request.args.get("layout") == "table" else "pages"
+    counts = participant_counts(event)
+    size = counts.sites if 0 < counts.sites <= INVITATIONS_WHOLE_MAX else INVITATIONS_PAGE_SIZE
+    offset, limit = page_bounds(request.args.get("offset"), size, size)
+    page = participation_page(event, offset=offset, limit=limit, counts=counts)
+    # Links are signed and QR codes drawn for this page's sites only; the sheet job makes all of them.
+    links = {p.site_id: join_url(p) for p in page.items}
+    return render_template("events/invitations.html", event=event, page=page, participations=page.items,
+                           links=links, qrs={site_id: Markup(qr_svg(url)) for site_id, url in links.items()},
+                           to_local=to_local, layout=layout, level_label=level_label,
+                           endpoint="events.invitations", args={"event_id": event.id, "layout": layout}, anchor="")
+
+
+@bp.get("/<int:event_id>/invitations/sheet/status")
+@roles_required("technician")
+def invitation_sheet_status(event_id: int):
+    return jsonify(sheet_state(event_or_404(event_id, manage=True)))
+
+
+@bp.post("/<int:event_id>/invitations/sheet")
+@roles_required("technician")
+def invitation_sheet_request(event_id: int):
+    return jsonify(request_sheet(event_or_404(event_id, manage=True), current_user)), 202
+
+
+@bp.get("/<int:event_id>/invitations/sheet")
+@roles_required("technician")
+def invitation_sheet_download(event_id: int):
+    event = event_or_404(event_id, manage=True)
+    key = stored_sheet_key(event)
+    if key is None:
+        abort(404)
+    return redirect(signed_url(key, expires_s=300, filename=f"invitations-{event.id}.html"))
 
 
 @bp.get("/<int:event_id>/sites/<int:site_id>/qr.<fmt>")

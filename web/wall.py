@@ -23,6 +23,7 @@ bp = Blueprint("wall", __name__)
 BATCH_S = 0.25
 HEARTBEAT_S = 3.0
 MAX_STREAM_S = 300.0
+WALL_PAGE_SIZE = 500   # tiles drawn at once; an event with more sites gets a pager on its wall
 
 
 @bp.get("/events/<int:event_id>/wall")
@@ -30,7 +31,7 @@ MAX_STREAM_S = 300.0
 def page(event_id: int):
     event = event_or_404(event_id, manage=True)
     return render_template("wall/wall.html", event=event, state_labels=state_labels(), level_label=level_label,
-                           user=current_user)
+                           user=current_user, page_size=WALL_PAGE_SIZE)
 
 
 @bp.get("/events/<int:event_id>/wall/stream")
@@ -39,7 +40,7 @@ def stream(event_id: int):
     event = event_or_404(event_id, manage=True)
     pubsub = core.redis_connection().pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(wall_channel(event.id), EVENTS_CHANNEL)  # before the snapshot: nothing falls in between
-    snapshot = wall_snapshot(event)
+    snapshot = wall_snapshot(event, limit=WALL_PAGE_SIZE)  # a big event's wall asks the API for its other pages
     events_channel = EVENTS_CHANNEL.encode()
 
     def frames():

@@ -1,5 +1,8 @@
 // Live operations wall: a snapshot, then updates pushed over Server-Sent Events. Updates are merged as
 // they arrive and drawn at most every 500 ms, so 250 sites reporting every 2 s stay cheap to render.
+// An event with more sites than one page of tiles is "paged": the wall shows one page at a time (asked
+// from the wall API, filtered there for "only problems"), its totals are the server's over every site,
+// and page and totals are refreshed every few seconds; updates still move the tiles on the page at once.
 (function () {
   const root = document.getElementById("wall");
   if (!root) return;
@@ -16,6 +19,11 @@
   let lastDraw = 0;
   let drawTimer = null;
   let updates = 0;
+  let paged = false;
+  let offset = 0;
+  let serverTotals = null;
+  const pageSize = parseInt(root.dataset.pageSize, 10) || 500;
+  const onlyProblems = () => document.getElementById("only-problems").checked;
 
   const serverNow = () => Date.now() / 1000 + clockOffset;
   const fmt = (v, unit) => (v === null || v === undefined ? "–" : `${Math.round(v * 10) / 10} ${unit}`);
@@ -64,9 +72,34 @@
     }
     groups.replaceChildren(...sections);
     setStatus(snapshot.status);
+    if (paged) { serverTotals = snapshot.totals; pager(snapshot.page); }
     totals();
     applyFilter();
   }
+
+  function pager(page) {
+    const nav = document.getElementById("wall-pager");
+    nav.hidden = false;
+    document.getElementById("wall-range").textContent = root.dataset.msgRange
+      .replace("%(first)s", page.total ? page.offset + 1 : 0)
+      .replace("%(last)s", Math.min(page.offset + page.limit, page.total)).replace("%(total)s", page.total);
+    document.getElementById("wall-prev").disabled = page.offset <= 0;
+    document.getElementById("wall-next").disabled = page.offset + page.limit >= page.total;
+  }
+
+  let loading = null;
+  async function load() {
+    const url = `${root.dataset.api}?offset=${offset}&limit=${pageSize}&problems=${onlyProblems() ? 1 : 0}`;
+    const mine = (loading = fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }));
+    try {
+      const r = await mine;
+      if (!r.ok || mine !== loading) return;
+      build(await r.json());
+    } catch (_) { /* the next refresh tries again */ }
+  }
+  document.getElementById("wall-prev").addEventListener("click", () => { offset = Math.max(0, offset - pageSize); load(); });
+  document.getElementById("wall-next").addEventListener("click", () => { offset += pageSize; load(); });
+  setInterval(() => { if (paged) load(); }, 5000);
 
   function draw(siteId) {
     const tile = tiles.get(siteId);
@@ -89,6 +122,18 @@
   }
 
   function totals() {
+    if (paged && serverTotals) {
+      const t = serverTotals;
+      document.getElementById("total-sites").textContent = t.sites;
+      document.getElementById("total-connected").textContent = t.connected;
+      document.getElementById("total-attendees").textContent = t.attendees;
+      document.getElementById("total-problems").textContent = t.problems;
+      for (const k of ["not_joined", "joined", "receiving", "degraded", "dropped"]) {
+        const el = document.getElementById(`count-${k}`);
+        if (el) el.textContent = t[`state_${k}`];
+      }
+      return;
+    }
     const counts = { not_joined: 0, joined: 0, receiving: 0, degraded: 0, dropped: 0 };
     let people = 0;
     for (const { data } of tiles.values()) {
@@ -106,13 +151,16 @@
   }
 
   function applyFilter() {
-    const only = document.getElementById("only-problems").checked;
+    if (paged) return;  // the server filters a paged wall
+    const only = onlyProblems();
     for (const { data, el } of tiles.values()) el.hidden = only && !PROBLEMS.has(effective(data));
     for (const section of document.querySelectorAll(".wall-group")) {
       section.hidden = only && !section.querySelector(".tile:not([hidden])");
     }
   }
-  document.getElementById("only-problems").addEventListener("change", applyFilter);
+  document.getElementById("only-problems").addEventListener("change", () => {
+    if (paged) { offset = 0; load(); } else applyFilter();
+  });
 
   function flush() {
     drawTimer = null;
@@ -125,7 +173,7 @@
     }
     pending.clear();
     totals();
-    if (document.getElementById("only-problems").checked) applyFilter();
+    if (onlyProblems()) applyFilter();
     root.dataset.updates = updates;
   }
 
@@ -156,7 +204,13 @@
   const streamState = document.getElementById("stream-state");
   function connect() {
     const source = new EventSource(root.dataset.stream);
-    source.addEventListener("snapshot", (e) => { build(JSON.parse(e.data)); streamState.textContent = ""; });
+    source.addEventListener("snapshot", (e) => {
+      const snapshot = JSON.parse(e.data);
+      streamState.textContent = "";
+      if (!paged && snapshot.page && snapshot.page.total > snapshot.tiles.length) paged = true;
+      // The stream's snapshot is the first page, unfiltered: another page or the filter is asked again.
+      if (paged && (offset > 0 || onlyProblems())) load(); else build(snapshot);
+    });
     source.addEventListener("update", (e) => {
       const batch = JSON.parse(e.data);
       clockOffset = batch.t - Date.now() / 1000;
