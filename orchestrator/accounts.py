@@ -8,6 +8,7 @@ makes each login's remember-me cookie a new one.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -124,13 +125,17 @@ def start_session(user: User) -> str:
     return user.login_id
 
 
+_LOGIN_ID = re.compile(r"([0-9]{1,15})\.([0-9]{1,9})\.[A-Za-z0-9_-]+")
+
+
 def user_for_login_id(login_id: str) -> User | None:
     """The user a session or remember-me cookie names, if its session version is still current."""
-    parts = login_id.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    # The id comes from a cookie: ASCII digits of a size the database holds, or no user at all.
+    match = _LOGIN_ID.fullmatch(login_id)
+    if match is None:
         return None
-    user = db.session.get(User, int(parts[0]))
-    if user is None or user.session_version != int(parts[1]):
+    user = db.session.get(User, int(match[1]))
+    if user is None or user.session_version != int(match[2]):
         return None
     user.login_id = login_id
     return user
