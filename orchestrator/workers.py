@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.queue import Queue
+from rq.worker import BaseWorker
 
 from media.parentdeath import die_with_parent
 
@@ -49,18 +50,21 @@ class ForkingWorker(Worker):
 
 
 class InProcessWorker(SimpleWorker):
-    """Runs jobs in the worker process (Whisper stays loaded); a thread keeps the heartbeat going
-    during a job, which RQ's SimpleWorker does not."""
+    """Runs jobs in the worker process (Whisper stays loaded). A thread keeps the worker's and the
+    job's heartbeats going during a job, as a forking worker's main process does; RQ's SimpleWorker
+    sends none and lets its started jobs look alive for their whole timeout plus a minute."""
 
     max_connection_wait_time = RECONNECT_MAX_WAIT_S
+    get_heartbeat_ttl = BaseWorker.get_heartbeat_ttl  # a minute past the last heartbeat, not past the timeout
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         stop = threading.Event()
 
         def beat() -> None:
             while not stop.wait(HEARTBEAT_S):
-                with contextlib.suppress(RedisError):
-                    self.heartbeat()
+                # Redis away, or the job finishing meanwhile (its execution record gone): next beat.
+                with contextlib.suppress(RedisError, AttributeError):
+                    self.maintain_heartbeats(job)
 
         thread = threading.Thread(target=beat, name="rq-heartbeat", daemon=True)
         thread.start()

@@ -250,16 +250,24 @@ def test_every_process_comes_back_and_cut_off_work_runs_again_exactly_once(tmp_p
         if probe is not None:
             probe.stop.set()
             probe.join(15)
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C
+        t_stop = time.monotonic()
         try:
-            proc.wait(60)
+            exit_code = proc.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            exit_code = None
+        figures["stop_all_s"] = time.monotonic() - t_stop
         print("\nsupervision figures (s):", {k: round(v, 2) for k, v in figures.items()})
         if probe is not None:
             answers = [(p, s) for _, p, s in probe.answers]
             print("panel probes:", {f"{p} {s}": answers.count((p, s)) for p, s in sorted(set(answers), key=str)})
 
+    assert exit_code == 0
+    left = [p.info for p in psutil.process_iter(["pid", "name", "cmdline", "environ"])
+            if (p.info["environ"] or {}).get("DIEMCAU_DATA_DIR") == str(data)
+            or str(data) in " ".join(p.info["cmdline"] or [])]
+    assert not left, f"still running after Ctrl+C: {left}"
     for name, seconds in figures.items():
         if name.endswith("_back_s") or name == "worker_reconnected_after_redis_s":
             assert seconds < BACK_WITHIN_S, (name, seconds)

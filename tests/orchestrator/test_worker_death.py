@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
@@ -97,3 +97,32 @@ def test_a_killed_worker_is_noticed_by_heartbeat_and_its_stage_runs_again_once(a
     done = _stage(transcode.id)
     assert done.status == "done"
     assert done.attempts == 2  # the cut-off attempt and exactly one more
+
+
+def test_an_in_process_worker_keeps_sending_heartbeats_during_a_long_job(app, test_env):
+    """The ASR worker runs jobs in its own process: it must still show it is alive while Whisper works,
+    or the reconciler would take it for dead, and a killed one must be noticed within a minute."""
+    from rq.registry import StartedJobRegistry
+
+    conn = redis_connection()
+    queue = Queue("heartbeat-check", connection=conn)
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("diemcau")), "worker", "--in-process",
+                             "--no-scheduler", "heartbeat-check"], cwd=REPO_ROOT, env={**os.environ, **test_env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        job = queue.enqueue("time.sleep", 9, job_timeout=600)
+        _wait(lambda: job.get_status(refresh=True) == "started", 60, "the job to start")
+        time.sleep(7)
+        job.refresh()
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=conn)
+        started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+        beat = worker.last_heartbeat if worker.last_heartbeat.tzinfo else worker.last_heartbeat.replace(tzinfo=UTC)
+        assert beat > started + timedelta(seconds=2), "no heartbeat while the job runs"
+        # Its started-registry entry runs out a minute after the last heartbeat, not after the 600 s timeout.
+        registry = StartedJobRegistry("heartbeat-check", connection=conn)
+        expiry = max(score for _, score in conn.zrange(registry.key, 0, -1, withscores=True))
+        assert expiry < time.time() + 70
+        _wait(lambda: job.get_status(refresh=True) == "finished", 30, "the job to finish")
+    finally:
+        proc.terminate()
+        proc.wait(20)
