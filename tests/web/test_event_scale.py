@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from orchestrator import core
 from orchestrator.db import db
-from orchestrator.invitations import check_join
+from orchestrator.invitations import check_join, sheet_prefix
 from orchestrator.live import sites_key
 from orchestrator.scheduling import EventInput, Participation, create_event
 from orchestrator.sites import Site
@@ -260,3 +260,7 @@ def test_printable_sheet_is_a_job_with_progress_and_a_guarded_download(client, a
     client.post(f"/events/{event.id}/sites/{big['site_ids'][5]}/revoke", data={"csrf_token": token})
     assert client.get(status).get_json()["state"] == "none"
     assert client.get(f"/events/{event.id}/invitations/sheet").status_code == 404
+    client.post(f"/events/{event.id}/invitations/sheet", headers={"X-CSRFToken": token})
+    run_worker_burst(app, queues=("default",))
+    assert client.get(status).get_json()["state"] == "done"
+    assert len(core.storage().list(sheet_prefix(event.id))) == 1      # the outdated sheet is gone
