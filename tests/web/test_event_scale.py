@@ -114,6 +114,8 @@ def test_event_page_lists_one_page_with_counts_from_sql(client, big):
     last = client.get(f"/events/{event.id}?offset=1150").get_data(as_text=True)
     assert len(rows_of(last)) == 50 and "offset=1050" in last and "offset=1250" not in last
     assert client.get(f"/events/{event.id}?offset=garbage").status_code == 200
+    beyond = client.get(f"/events/{event.id}?offset=99999999999999999999999")
+    assert beyond.status_code == 200 and len(rows_of(beyond.get_data(as_text=True))) == 100   # the last page
 
 
 def test_participants_api_pages_cover_every_site_once(client, big):
