@@ -180,8 +180,12 @@ def sheet_fingerprint(event: Event, **context: Any) -> str:
     return digest.hexdigest()
 
 
+def sheet_prefix(event_id: int) -> str:
+    return f"events/{event_id}/invitations/"
+
+
 def sheet_key(event_id: int, fingerprint: str) -> str:
-    return f"events/{event_id}/invitations/sheet-{fingerprint[:24]}.html"
+    return f"{sheet_prefix(event_id)}sheet-{fingerprint[:24]}.html"
 
 
 # --- calendars ----------------------------------------------------------------------------------

@@ -403,6 +403,7 @@ def participations(event: Event) -> list[Participation]:
 
 
 PAGE_MAX = 1000  # the largest page any list of participants is served in
+OFFSET_MAX = 2**31 - 1  # beyond any event; a bigger number typed in a URL would overflow the SQL OFFSET
 
 
 @dataclass
@@ -451,7 +452,7 @@ def participant_counts(event: Event) -> ParticipantCounts:
 def page_bounds(offset: Any, limit: Any, default_limit: int) -> tuple[int, int]:
     """(offset, limit) from query-string values: unreadable or out-of-range values fall back to the defaults."""
     try:
-        offset = max(0, int(offset))
+        offset = min(max(0, int(offset)), OFFSET_MAX)
     except (TypeError, ValueError):
         offset = 0
     try:

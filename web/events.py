@@ -327,11 +327,16 @@ def detail(event_id: int):
     event = event_or_404(event_id)
     counts = participant_counts(event)
     offset, limit = page_bounds(request.args.get("offset"), EVENT_PAGE_SIZE, EVENT_PAGE_SIZE)
-    page = participation_page(event, offset=offset, limit=limit, counts=counts)
+    page = participation_page(event, offset=_on_a_page(offset, limit, counts.sites), limit=limit, counts=counts)
     return render_template("events/detail.html", event=event, counts=counts, page=page, documents=documents(event),
                            manage=can_manage(current_user), to_local=to_local, level_label=level_label,
                            state_labels=state_labels(), endpoint="events.detail", args={"event_id": event.id},
                            anchor="#participants")
+
+
+def _on_a_page(offset: int, limit: int, total: int) -> int:
+    """A page's offset past the end (an old link after sites were removed) shows the last page instead."""
+    return offset if offset < total else max(0, (total - 1) // limit * limit)
 
 
 def _live_transition(event_id: int, transition, done_message: str):
@@ -427,7 +432,7 @@ def invitations(event_id: int):
     counts = participant_counts(event)
     size = counts.sites if 0 < counts.sites <= INVITATIONS_WHOLE_MAX else INVITATIONS_PAGE_SIZE
     offset, limit = page_bounds(request.args.get("offset"), size, size)
-    page = participation_page(event, offset=offset, limit=limit, counts=counts)
+    page = participation_page(event, offset=_on_a_page(offset, limit, counts.sites), limit=limit, counts=counts)
     # Links are signed and QR codes drawn for this page's sites only; the sheet job makes all of them.
     links = {p.site_id: join_url(p) for p in page.items}
     return render_template("events/invitations.html", event=event, page=page, participations=page.items,

@@ -22,7 +22,7 @@ from rq.job import Job
 
 from orchestrator import core
 from orchestrator.db import db
-from orchestrator.invitations import qr_svg, sheet_fingerprint, sheet_key
+from orchestrator.invitations import qr_svg, sheet_fingerprint, sheet_key, sheet_prefix
 from orchestrator.models import Event, User, audit
 from orchestrator.pipeline import Progress, queue
 from orchestrator.scheduling import participant_counts, participation_page, to_local
@@ -71,6 +71,8 @@ def request_sheet(event: Event, user: User | None) -> dict[str, Any]:
         return state
     context = _context()
     fingerprint = sheet_fingerprint(event, **context)
+    if state["state"] == "failed":  # the same job id again: the failed job makes way
+        Job.fetch(job_id(event.id, fingerprint), connection=core.redis_connection()).delete()
     queue(SHEET_QUEUE).enqueue(
         "web.invitation_sheet.make_sheet", event.id, context["base_url"], context["locale"],
         job_id=job_id(event.id, fingerprint), job_timeout=JOB_TIMEOUT_S, result_ttl=24 * 3600,
@@ -134,6 +136,10 @@ def _make_sheet(event_id: int, base_url: str, locale: str) -> dict[str, Any]:
                 event = db.session.get(Event, event_id)
                 progress(99.0 * done / max(counts.sites, 1))
             out.write("</body>\n</html>\n")
-        core.storage().put_file(key, path, "text/html; charset=utf-8")
+        store = core.storage()
+        store.put_file(key, path, "text/html; charset=utf-8")
+    for older in store.list(sheet_prefix(event_id)):  # sheets of the event as it was: never served again
+        if older != key:
+            store.delete(older)
     progress(100.0)
     return {"key": key, "sites": done}

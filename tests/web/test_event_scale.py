@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from orchestrator import core
 from orchestrator.db import db
-from orchestrator.invitations import check_join
+from orchestrator.invitations import check_join, sheet_prefix
 from orchestrator.live import sites_key
 from orchestrator.scheduling import EventInput, Participation, create_event
 from orchestrator.sites import Site
@@ -114,6 +114,8 @@ def test_event_page_lists_one_page_with_counts_from_sql(client, big):
     last = client.get(f"/events/{event.id}?offset=1150").get_data(as_text=True)
     assert len(rows_of(last)) == 50 and "offset=1050" in last and "offset=1250" not in last
     assert client.get(f"/events/{event.id}?offset=garbage").status_code == 200
+    beyond = client.get(f"/events/{event.id}?offset=99999999999999999999999")
+    assert beyond.status_code == 200 and len(rows_of(beyond.get_data(as_text=True))) == 100   # the last page
 
 
 def test_participants_api_pages_cover_every_site_once(client, big):
@@ -260,3 +262,7 @@ def test_printable_sheet_is_a_job_with_progress_and_a_guarded_download(client, a
     client.post(f"/events/{event.id}/sites/{big['site_ids'][5]}/revoke", data={"csrf_token": token})
     assert client.get(status).get_json()["state"] == "none"
     assert client.get(f"/events/{event.id}/invitations/sheet").status_code == 404
+    client.post(f"/events/{event.id}/invitations/sheet", headers={"X-CSRFToken": token})
+    run_worker_burst(app, queues=("default",))
+    assert client.get(status).get_json()["state"] == "done"
+    assert len(core.storage().list(sheet_prefix(event.id))) == 1      # the outdated sheet is gone
