@@ -231,3 +231,18 @@ def test_every_cookie_is_secure_when_the_public_address_is_https(app, make_user)
     assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies), cookies
     over_http = _post_login(_client(app, _address()), make_user("editor").username, PASSWORD, remember=True)
     assert not any("Secure" in c for c in over_http.headers.getlist("Set-Cookie"))
+
+
+def test_launcher_stops_keeping_and_showing_a_first_password_once_changed(app):
+    from orchestrator import core
+    from orchestrator.accounts import change_password
+    from orchestrator.launcher import ensure_accounts
+
+    settings = core.settings()
+    shown = {username: password for username, _role, password in ensure_accounts(settings, demo=False)}
+    admin = db.session.execute(db.select(User).filter_by(username="admin")).scalar_one()
+    kept = settings.data_dir / "initial_passwords" / "admin"
+    assert kept.read_text().strip() == shown["admin"] and admin.check_password(shown["admin"])
+    change_password(admin, shown["admin"], "cầu-mây-sông-lô-2026")
+    assert not kept.exists()
+    assert "admin" not in {username for username, _role, _password in ensure_accounts(settings, demo=False)}
