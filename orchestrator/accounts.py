@@ -106,10 +106,20 @@ def upsert_user(username: str, password: str, *, role: str = Role.SPEAKER.value,
     return user, created
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """The user's own change: the current password must be right. Ends every session of the user
-    (the caller starts a new one for the browser that asked) and removes a kept initial password."""
+def change_password(user: User, current: str, new: str, address: str = "") -> None:
+    """The user's own change: the current password must be right (wrong ones count as failed logins, so a
+    stolen session cannot guess it faster than the login form). Ends every session of the user (the caller
+    starts a new one for the browser that asked) and removes a kept initial password."""
+    limiter = _failure_limiter()
+    keys = _failure_keys(user.username, address)
+    if _over_limit(limiter, keys) is not None:
+        raise LoginError("throttled")
     if not _hash_check(user.password_hash, current):
+        for key in keys:
+            limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
+        audit(user, "auth.login_failed", user, username=user.username, address=address,
+              reason="wrong_current_password")
+        db.session.commit()
         raise LoginError("wrong")
     _new_password(user, new)
     audit(user, "auth.password_change")

@@ -246,3 +246,21 @@ def test_launcher_stops_keeping_and_showing_a_first_password_once_changed(app):
     change_password(admin, shown["admin"], "cầu-mây-sông-lô-2026")
     assert not kept.exists()
     assert "admin" not in {username for username, _role, _password in ensure_accounts(settings, demo=False)}
+
+
+def test_wrong_current_passwords_count_as_failed_logins(app, make_user):
+    user = make_user("editor")
+    client = _client(app, _address())
+    assert _post_login(client, user.username, PASSWORD).status_code == 302
+    token = _csrf(client)
+
+    def change(current: str):
+        return client.post("/account/password", data={"csrf_token": token, "current_password": current,
+                                                       "new_password": "núi-đá-tai-mèo-2026",
+                                                       "confirm_password": "núi-đá-tai-mèo-2026"})
+    for _ in range(10):
+        assert change("a-wrong-guess").status_code == 400
+    refused = change(PASSWORD)
+    assert refused.status_code == 429 and "Quá nhiều lần nhập sai mật khẩu" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password(PASSWORD)
