@@ -264,3 +264,13 @@ def test_wrong_current_passwords_count_as_failed_logins(app, make_user):
     assert refused.status_code == 429 and "Quá nhiều lần nhập sai mật khẩu" in refused.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, user.id).check_password(PASSWORD)
+
+
+def test_a_session_restored_from_the_remember_cookie_lasts_beyond_its_first_request(app, make_user):
+    """Strong session protection must not end the session the remember-me cookie has just restored."""
+    address = _address()
+    client = _client(app, address)
+    assert _post_login(client, make_user("technician").username, PASSWORD, remember=True).status_code == 302
+    after_restart = _client(app, address)  # the browser was closed: only the remember-me cookie is left
+    after_restart.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    assert [after_restart.get("/panel/").status_code for _ in range(3)] == [200, 200, 200]
