@@ -107,10 +107,20 @@ def upsert_user(username: str, password: str, *, role: str = Role.SPEAKER.value,
     return user, created
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """The user's own change: the current password must be right. Ends every session of the user
-    (the caller starts a new one for the browser that asked) and removes a kept initial password."""
+def change_password(user: User, current: str, new: str, address: str = "") -> None:
+    """The user's own change: the current password must be right (wrong ones count as failed logins, so a
+    stolen session cannot guess it faster than the login form). Ends every session of the user (the caller
+    starts a new one for the browser that asked) and removes a kept initial password."""
+    limiter = _failure_limiter()
+    keys = _failure_keys(user.username, address)
+    if _over_limit(limiter, keys) is not None:
+        raise LoginError("throttled")
     if not _hash_check(user.password_hash, current):
+        for key in keys:
+            limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
+        audit(user, "auth.login_failed", user, username=user.username, address=address,
+              reason="wrong_current_password")
+        db.session.commit()
         raise LoginError("wrong")
     _new_password(user, new)
     audit(user, "auth.password_change")
@@ -202,31 +212,46 @@ def _failure_keys(username: str, address: str) -> list[tuple[str, str]]:
     return [("account", username.lower()[:80]), ("address", address or "-")]
 
 
+# Keys found over the limit, with the time their window frees an attempt: the next refusals of a flood are
+# decided in the process, without a round trip to Redis.
+_refused_until: dict[tuple[str, str], float] = {}
+REFUSED_MEMORY = 10_000
+
+
+def _over_limit(limiter: MovingWindowRateLimiter, keys: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The first key over its limit (asking Redis, remembered in the process), or None."""
+    for key in keys:
+        if not limiter.test(LOGIN_FAILURE_LIMIT, "login-failures", *key):
+            if len(_refused_until) >= REFUSED_MEMORY:
+                _refused_until.clear()
+            _refused_until[key] = limiter.get_window_stats(LOGIN_FAILURE_LIMIT, "login-failures", *key).reset_time
+            return key
+    return None
+
+
 def authenticate(username: str, password: str, address: str) -> User:
     """The user whose password this is, or LoginError. Failures are audited and counted per account and per
     address; past FAILURES_PER_MINUTE in a minute on either, attempts are refused without checking."""
     limiter = _failure_limiter()
     keys = _failure_keys(username, address)
-
-    def allowed() -> bool:
-        return all(limiter.test(LOGIN_FAILURE_LIMIT, "login-failures", *key) for key in keys)
-
-    if not allowed():  # most guesses of a flood end here: no database, no hashing slot
-        _refuse_throttled(username, address)
-    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
-    throttled = False
-    with _hashing_slot():
-        # Again in the slot: attempts that passed together would otherwise all be hashed.
-        throttled = not allowed()
-        if not throttled:
-            # An unknown name costs the same hash as a known one: the answer time must not tell which exist.
-            right = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
-            failed = user is None or not right or not user.active
-            if failed:
-                for key in keys:
-                    limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
-    if throttled:
-        _refuse_throttled(username, address)
+    now = time.time()
+    if any(_refused_until.get(key, 0.0) > now for key in keys):
+        raise LoginError("throttled")  # most guesses of a flood end here: no Redis, no database, no hashing
+    over = _over_limit(limiter, keys)
+    if over is None:
+        with _hashing_slot():
+            # Again in the slot: attempts that passed together would otherwise all be hashed.
+            over = _over_limit(limiter, keys)
+            if over is None:
+                user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+                # An unknown name costs the same hash as a known one: the answer time must not tell which exist.
+                right = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
+                failed = user is None or not right or not user.active
+                if failed:
+                    for key in keys:
+                        limiter.hit(LOGIN_FAILURE_LIMIT, "login-failures", *key)
+    if over is not None:
+        _refuse_throttled(over, username, address)
     if not failed:
         return user
     reason = "unknown_user" if user is None else "wrong_password" if not right else "inactive"
@@ -235,12 +260,12 @@ def authenticate(username: str, password: str, address: str) -> User:
     raise LoginError("wrong")
 
 
-def _refuse_throttled(username: str, address: str) -> None:
-    """Every wrong password is audited; the attempts refused while throttled once a minute per account and
-    address (the first of them), so a flood of refused guesses costs no database writes."""
-    first = core.redis_connection().set(f"diemcau:login-throttled:{username.lower()[:80]}:{address}", 1,
-                                        nx=True, ex=60)
+def _refuse_throttled(key: tuple[str, str], username: str, address: str) -> None:
+    """Every wrong password is audited; the attempts refused while an account or address is throttled only
+    once a minute for it (the first), so a flood of refused guesses costs no database writes."""
+    first = core.redis_connection().set(f"diemcau:login-throttled:{key[0]}:{key[1]}", 1, nx=True, ex=60)
     if first:
-        audit(None, "auth.login_failed", username=username[:80], address=address, reason="throttled")
+        audit(None, "auth.login_failed", username=username[:80], address=address, reason="throttled",
+              limit=key[0])
         db.session.commit()
     raise LoginError("throttled")

@@ -105,7 +105,7 @@ def change_password_page():
         error = _("The two new passwords differ.")
     else:
         try:
-            change_password(user, request.form.get("current_password", ""), new)
+            change_password(user, request.form.get("current_password", ""), new, request.remote_addr or "")
         except LoginError as exc:
             error, status = (_("The current password is wrong."), 400) if exc.code == "wrong" else \
                 (login_error_message(exc.code), 429)

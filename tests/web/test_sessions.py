@@ -164,8 +164,8 @@ def test_eleventh_wrong_password_for_one_account_is_refused_even_when_right(app,
     rows = db.session.execute(db.select(AuditLog).filter_by(action="auth.login_failed")
                               .order_by(AuditLog.id.desc()).limit(200)).scalars()
     reasons = Counter(row.detail["reason"] for row in rows if row.detail.get("username") == user.username)
-    # every wrong password, and the refusals once a minute per account and address (not one row per guess)
-    assert reasons == {"wrong_password": 10, "throttled": 2}
+    # every wrong password, and the refusals once a minute for the throttled account (not one row per guess)
+    assert reasons == {"wrong_password": 10, "throttled": 1}
     # Other accounts are untouched.
     assert _post_login(app.test_client(), make_user("technician").username, PASSWORD,
                        address=_address()).status_code == 302
@@ -231,3 +231,46 @@ def test_every_cookie_is_secure_when_the_public_address_is_https(app, make_user)
     assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies), cookies
     over_http = _post_login(_client(app, _address()), make_user("editor").username, PASSWORD, remember=True)
     assert not any("Secure" in c for c in over_http.headers.getlist("Set-Cookie"))
+
+
+def test_launcher_stops_keeping_and_showing_a_first_password_once_changed(app):
+    from orchestrator import core
+    from orchestrator.accounts import change_password
+    from orchestrator.launcher import ensure_accounts
+
+    settings = core.settings()
+    shown = {username: password for username, _role, password in ensure_accounts(settings, demo=False)}
+    admin = db.session.execute(db.select(User).filter_by(username="admin")).scalar_one()
+    kept = settings.data_dir / "initial_passwords" / "admin"
+    assert kept.read_text().strip() == shown["admin"] and admin.check_password(shown["admin"])
+    change_password(admin, shown["admin"], "cầu-mây-sông-lô-2026")
+    assert not kept.exists()
+    assert "admin" not in {username for username, _role, _password in ensure_accounts(settings, demo=False)}
+
+
+def test_wrong_current_passwords_count_as_failed_logins(app, make_user):
+    user = make_user("editor")
+    client = _client(app, _address())
+    assert _post_login(client, user.username, PASSWORD).status_code == 302
+    token = _csrf(client)
+
+    def change(current: str):
+        return client.post("/account/password", data={"csrf_token": token, "current_password": current,
+                                                       "new_password": "núi-đá-tai-mèo-2026",
+                                                       "confirm_password": "núi-đá-tai-mèo-2026"})
+    for _ in range(10):
+        assert change("a-wrong-guess").status_code == 400
+    refused = change(PASSWORD)
+    assert refused.status_code == 429 and "Quá nhiều lần nhập sai mật khẩu" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password(PASSWORD)
+
+
+def test_a_session_restored_from_the_remember_cookie_lasts_beyond_its_first_request(app, make_user):
+    """Strong session protection must not end the session the remember-me cookie has just restored."""
+    address = _address()
+    client = _client(app, address)
+    assert _post_login(client, make_user("technician").username, PASSWORD, remember=True).status_code == 302
+    after_restart = _client(app, address)  # the browser was closed: only the remember-me cookie is left
+    after_restart.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    assert [after_restart.get("/panel/").status_code for _ in range(3)] == [200, 200, 200]
