@@ -16,6 +16,7 @@ from orchestrator.outbound import OutboundRefused, check_url
 from orchestrator.publishing import adapter_classes
 from orchestrator.publishing.base import PublishError
 from orchestrator.publishing.service import build_adapter, token_warnings
+from orchestrator.scheduling import EARLIEST_YEAR, LATEST_YEAR
 from orchestrator.secrets import masked_credentials, set_channel_credentials
 
 from .auth import roles_required
@@ -121,6 +122,8 @@ def _save(channel: Channel, cls):
     if expires:
         try:
             day = datetime.fromisoformat(expires).date()
+            if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                raise ValueError("out of range")
         except ValueError:
             flash(_("Enter the expiry as a date."), "error")
             return render_template("channels/edit.html", channel=channel, cls=cls, field_label=field_label,

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -108,7 +108,7 @@ def _check_json_body() -> None:
 
 
 def guard_request() -> None:
-    view = core_view()
+    view = _view()
     if view is not None and getattr(view, "accepts_upload", False):
         request.max_content_length = core.settings().max_upload_bytes
     for value in (request.view_args or {}).values():
@@ -130,9 +130,7 @@ def guard_request() -> None:
             _check_text(file.filename or "")
 
 
-def core_view() -> Callable | None:
-    from flask import current_app
-
+def _view() -> Callable | None:
     return current_app.view_functions.get(request.endpoint) if request.endpoint else None
 
 

@@ -90,10 +90,12 @@ def add_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if not embed:
         headers.setdefault("X-Frame-Options", "DENY")
-    try:
-        headers["Content-Security-Policy"] = content_security_policy(embed)
-    except Exception:  # noqa: BLE001 - an error page must go out even when storage settings are broken
-        headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    # Pages only: on a PDF or a video opened directly, a page's policy would stop the browser's own viewer.
+    if response.mimetype == "text/html":
+        try:
+            headers["Content-Security-Policy"] = content_security_policy(embed)
+        except Exception:  # noqa: BLE001 - an error page must go out even when storage settings are broken
+            headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
     if core.settings().public_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response

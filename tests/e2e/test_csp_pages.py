@@ -4,6 +4,7 @@ page, the live wall, the studio, the queue dashboard), their scripts run, and an
 is refused."""
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from orchestrator.scheduling import EventInput, create_event
 from tests.e2e.conftest import wait_for_js, watch_csp
 from tests.e2e.test_portal_player import clip  # noqa: F401 - the published clip fixture
 from tests.orchestrator.test_scheduling_rules import future, make_tree
+from tests.web.test_security_edges import _failed_jobs
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +27,7 @@ def _login(page, live_server, user) -> None:
     page.wait_for_url("**/panel/**")
 
 
-def test_pages_run_their_scripts_under_the_policy(live_server, browser, make_user, clip):  # noqa: F811
+def test_pages_run_their_scripts_under_the_policy(app, live_server, browser, make_user, clip):  # noqa: F811
     t = make_tree()
     tech = make_user("technician")
     start = future(700 + uuid.uuid4().int % 100)
@@ -58,9 +60,20 @@ def test_pages_run_their_scripts_under_the_policy(live_server, browser, make_use
         page.once("dialog", lambda dialog: dialog.dismiss())
         page.click("form[data-confirm] button")
         assert page.url.endswith(f"/events/{event.id}")
-        # The queue dashboard renders its rows with underscore templates ('unsafe-eval' there only).
+        # The queue dashboard renders its rows with underscore templates ('unsafe-eval' there only), and
+        # its buttons post with the CSRF token it reads from its cookie.
         page.goto(f"{live_server}/admin/rq/")
         page.wait_for_selector("#queues tbody tr", timeout=15_000)
+        queue_name = f"csp-{uuid.uuid4().hex[:6]}"
+        registry = _failed_jobs(app, queue_name, 2)
+        page.goto(f"{live_server}/admin/rq/0/view/jobs/{queue_name}/failed/8/asc/1")
+        page.wait_for_selector("#requeue-all-btn")
+        page.click("#requeue-all-btn")
+        page.click("#confirmation-modal-yes")
+        deadline = time.monotonic() + 10
+        while registry.count and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert registry.count == 0
 
         editor = make_user("editor")
         page.context.clear_cookies()

@@ -39,7 +39,7 @@ VIETNAMESE = re.compile("[àáảãạăằắẳẵặâầấẩẫậđèé�
 def world(app, make_user):
     """Real rows for the routes' ids, so handlers get past their 404s to the input they read."""
     from orchestrator.db import db
-    from orchestrator.models import Event, EventStatus, Recording
+    from orchestrator.models import Asset, Event, EventStatus, Recording, Transcript
     from orchestrator.scheduling import EventInput, create_event
 
     t = make_tree()
@@ -53,6 +53,13 @@ def world(app, make_user):
     rec = Recording(event=report, source_key="recordings/x/source.mp4", original_filename="a.mp4", size_bytes=1,
                     duration_s=3.0, created_by_id=tech.id)
     db.session.add_all([report, rec])
+    db.session.flush()
+    # Converted and transcribed, so the cutting room and the transcript editor read their input.
+    db.session.add_all([
+        Asset(recording_id=rec.id, kind="mp4", storage_key=f"recordings/{rec.id}/media/download.mp4"),
+        Transcript(recording_id=rec.id, language="vi", version=1, text="Xin chào",
+                   cues=[{"start": 0.0, "end": 2.0, "text": "Xin chào"}]),
+    ])
     db.session.commit()
     return {"event_id": event.id, "site_id": t["D1"].id, "recording_id": rec.id, "channel_id": 1, "doc_id": 1,
             "product_id": 1, "pub_id": 1, "number": 1, "instance_number": 0}
@@ -89,7 +96,7 @@ def _variants(rule, method: str, ids: dict):
                   and type(c).__name__ != "PathConverter"]
     str_params = [n for n, c in rule._converters.items() if n not in int_params]
     for name in int_params:
-        for value in (2**63, 2**64 + 1, 2**31, 99999999999999999999999999, -1):
+        for value in (2**31, 2**63, 99999999999999999999999999, -1):
             yield f"int {name}={value}", _path(rule, ids, {name: value}), {}
     for name in str_params:
         yield f"NUL in {name}", _path(rule, ids, {name: "a%00b"}), {}
@@ -137,6 +144,13 @@ def _variants(rule, method: str, ids: dict):
     yield "NUL in multipart file name", base, lambda: {"data": {"file": (io.BytesIO(b"x"), "a\x00b.mp4"),
                                                                 "document": (io.BytesIO(b"x"), "a\x00b.pdf")},
                                                        "content_type": "multipart/form-data"}
+
+
+BIG = ("30 MB body", "1 MB field", "1 MB CSV field upload", "deep JSON object")
+BODY_VARIANTS = ("NUL in every form field", "NUL in every JSON field", "huge ints in JSON", "huge ints in form",
+                 "negative ints in JSON", "year 0001", "year 9999 with offsets", "wrong JSON types", "JSON scalars",
+                 "JSON array body", "deep JSON", "invalid JSON", "non-UTF-8 form", "non-UTF-8 JSON",
+                 "NUL in multipart file name")
 
 
 def _broken_session_cookies(app) -> list[str]:
@@ -197,12 +211,15 @@ def test_no_malformed_request_gets_a_5xx(app, make_user, world):
             response.close()
 
     for rule, method in _routes(app):
-        for label, path, kwargs in _variants(rule, method, world):
-            for role, (client, token) in clients.items():
-                # The big bodies once per route (as admin: the role that reaches the most code).
-                if label in ("30 MB body", "1 MB field", "1 MB CSV field upload", "deep JSON object") \
-                        and role not in ("admin", "technician"):
-                    continue
+        for number, (label, path, kwargs) in enumerate(_variants(rule, method, world)):
+            if label in BIG:
+                roles = ("admin", "technician")          # the roles that reach the most code
+            elif label in BODY_VARIANTS:
+                roles = tuple(clients)                   # what a body does depends on who sends it
+            else:                                        # path and query: anonymous and one role in turn
+                roles = ("anonymous", ("admin", "technician", "editor")[number % 3])
+            for role in roles:
+                client, token = clients[role]
                 send(role, client, token, method, path, kwargs() if callable(kwargs) else dict(kwargs), label)
         # A broken session cookie on every route and method.
         for cookie in _broken_session_cookies(app):
@@ -210,6 +227,13 @@ def test_no_malformed_request_gets_a_5xx(app, make_user, world):
             client.set_cookie("session", cookie)
             send("broken-session", client, None, method, _path(rule, world), {}, "broken session")
     elapsed = time.monotonic() - started
+    with app.app_context():  # jobs a half-valid request may have queued are not other tests' work
+        from rq import Queue
+
+        from orchestrator import core
+
+        for name in ("media", "asr", "publish", "default"):
+            Queue(name, connection=core.redis_connection()).empty()
     print(f"\nmalformed requests sent: {sent} in {elapsed:.1f} s; statuses: {dict(sorted(statuses.items()))}")
     assert sent >= 520
     distinct = sorted({re.sub(r"^(\S+) \S+ ", r"\1 ", f)[:220] for f in failures})  # one line per kind

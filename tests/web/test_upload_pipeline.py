@@ -133,16 +133,16 @@ def test_truncated_mp4_is_refused(client, tech, tmp_path):
     assert response.get_json()["error"] in {"truncated", "not_media"}
 
 
-def test_upload_over_the_size_limit_is_refused_in_vietnamese(client, tech, app):
+def test_upload_over_the_size_limit_is_refused_in_vietnamese(client, tech, app, monkeypatch):
+    from dataclasses import replace
+
     _, token = tech
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 1024
-    try:
-        response = client.post("/panel/upload", data={"file": (io.BytesIO(b"x" * 4096), "big.mp4"),
-                                                      "csrf_token": token},
-                               headers={"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"})
-    finally:
-        app.config["MAX_CONTENT_LENGTH"] = limit
+    # Upload routes take DIEMCAU_MAX_UPLOAD_MB (the settings), every other route MAX_CONTENT_LENGTH.
+    settings = app.extensions["diemcau.settings"]
+    monkeypatch.setitem(app.extensions, "diemcau.settings", replace(settings, max_upload_bytes=1024))
+    response = client.post("/panel/upload", data={"file": (io.BytesIO(b"x" * 4096), "big.mp4"),
+                                                  "csrf_token": token},
+                           headers={"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"})
     assert response.status_code == 413
     assert "dung lượng" in response.get_json()["message"]
 
