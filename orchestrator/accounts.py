@@ -229,6 +229,13 @@ def _over_limit(limiter: MovingWindowRateLimiter, keys: list[tuple[str, str]]) -
     return None
 
 
+def forget_login_failures() -> None:
+    """Forget every counted wrong password, so throttled accounts and addresses may log in again at once
+    (after an attack is over; between tests). Only this process's memory of refusals is cleared."""
+    _refused_until.clear()
+    _failure_limiter().storage.reset()
+
+
 def authenticate(username: str, password: str, address: str) -> User:
     """The user whose password this is, or LoginError. Failures are audited and counted per account and per
     address; past FAILURES_PER_MINUTE in a minute on either, attempts are refused without checking."""

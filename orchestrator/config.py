@@ -57,6 +57,7 @@ class Settings:
     transcode_preset: str
     public_url: str
     media_server_url: str
+    proxy_hops: int = 0            # reverse proxies in front of the web server whose X-Forwarded-* are trusted
     queues: tuple[str, ...] = field(default=("media", "asr", "publish", "default"))
 
     @property
@@ -87,4 +88,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         transcode_preset=env.get("DIEMCAU_X264_PRESET") or "veryfast",
         public_url=(env.get("DIEMCAU_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         media_server_url=(env.get("DIEMCAU_MEDIA_URL") or "http://127.0.0.1:8089").rstrip("/"),
+        proxy_hops=max(0, _env_int("DIEMCAU_PROXY_HOPS", 0)),
     )

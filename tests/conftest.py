@@ -98,6 +98,16 @@ def app(test_env):
         yield app
 
 
+@pytest.fixture(autouse=True)
+def _forget_login_failures(request):
+    """Wrong passwords of one test (all from the test client's address) must not throttle the next one's login."""
+    yield
+    if "app" in request.fixturenames:
+        from orchestrator.accounts import forget_login_failures
+
+        forget_login_failures()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

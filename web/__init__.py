@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from orchestrator.config import Settings
 from orchestrator.core import create_core_app, ensure_database
@@ -14,7 +15,12 @@ from .extensions import babel, csrf, login_manager
 def create_app(settings: Settings | None = None) -> Flask:
     app = create_core_app(settings, name=__name__)
     ensure_database(app)
-    secure = app.extensions["diemcau.settings"].public_url.startswith("https://")
+    settings = app.extensions["diemcau.settings"]
+    secure = settings.public_url.startswith("https://")
+    if settings.proxy_hops:
+        # Behind nginx the client's address (login throttling, audit) is in X-Forwarded-For, set by the proxy.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.config.update(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session: long uploads must not expire it
         SESSION_COOKIE_HTTPONLY=True,

@@ -41,7 +41,9 @@ def live_server(app, test_env):
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "gunicorn.log", "w")  # noqa: SIM115 (the server writes to it until teardown)
     proc = subprocess.Popen([_bin("gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-                             "web:create_app()"], cwd=REPO_ROOT, env={**os.environ, **test_env},
+                             "web:create_app()"], cwd=REPO_ROOT,
+                            # as behind one nginx: a browser may say which client address it stands for
+                            env={**os.environ, **test_env, "DIEMCAU_PROXY_HOPS": "1"},
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
