@@ -173,7 +173,8 @@ def _playlist_uris(lines: Iterable[str]) -> list[str]:
         if not line:
             continue
         if line.startswith("#"):
-            uris += re.findall(r'URI="([^"]*)"', line)
+            # ffmpeg takes attribute values quoted or not: URI="a.mp4" and URI=a.mp4.
+            uris += [q or bare for q, bare in re.findall(r'URI=(?:"([^"]*)"|([^,\s]*))', line)]
         else:
             uris.append(line)
     return uris

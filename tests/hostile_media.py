@@ -178,6 +178,8 @@ def hostile_cases(secret: Path, key: Path, url: str, payload: bytes) -> list[Hos
         HostileCase("hls-concat-protocol", ".m3u8", _hls(f"concat:{secret}|{secret}"), "playlist"),
         HostileCase("hls-key-file", ".m3u8",
                     _hls(f"{url}/encrypted.ts", head=f'#EXT-X-KEY:METHOD=AES-128,URI="file://{key}"\n'), "playlist"),
+        HostileCase("hls-key-unquoted", ".m3u8",
+                    _hls("segment.ts", head=f"#EXT-X-KEY:METHOD=AES-128,URI=file://{key},IV=0x0\n"), "playlist"),
         HostileCase("hls-master-http", ".m3u8",
                     f"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\n{url}/variant.m3u8\n", "playlist"),
         HostileCase("ffconcat-file", ".ffconcat", f"ffconcat version 1.0\nfile '{secret}'\n", "playlist"),
