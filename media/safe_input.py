@@ -49,6 +49,8 @@ UPLOAD_DEMUXERS: dict[str, str] = {
     "amr": "AMR: older phones' voice recorders",
 }
 FORMAT_WHITELIST = ",".join(UPLOAD_DEMUXERS)
+# Our own MP4/M4A outputs (the download, the audio, social cuts) when they are read back.
+MP4_DEMUXER = "mov"
 
 # Demuxers that read other files or URLs: a file detected as one of them gets the PLAYLIST message
 # (any other demuxer off the list is NOT_MEDIA). Both are refused; this only picks the words.
@@ -173,7 +175,8 @@ def _playlist_uris(lines: Iterable[str]) -> list[str]:
         if not line:
             continue
         if line.startswith("#"):
-            uris += re.findall(r'URI="([^"]*)"', line)
+            # ffmpeg takes attribute values quoted or not: URI="a.mp4" and URI=a.mp4.
+            uris += [q or bare for q, bare in re.findall(r'URI=(?:"([^"]*)"|([^,\s]*))', line)]
         else:
             uris.append(line)
     return uris

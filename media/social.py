@@ -32,6 +32,7 @@ from media.errors import FONT_MISSING, NO_FRAMES, NO_STREAMS, RANGE_TOO_LONG, TR
 from media.ffprogress import Monotonic, ProgressFn, run_ffmpeg
 from media.ladder import output_fps
 from media.probe import ProbeResult, probe
+from media.safe_input import MP4_DEMUXER
 from media.timeline import Timeline, cut_audio, cut_video, open_input
 
 WIDTH, HEIGHT = 1080, 1920
@@ -235,7 +236,7 @@ def make_social_cut(
         run_ffmpeg(cmd, timeline.duration, report.phase(10, 92))
         if not out_tmp.is_file() or out_tmp.stat().st_size == 0:
             raise MediaError(NO_FRAMES, "the social cut came out empty")
-        measured = (loud.meter(str(out_tmp), timeline.duration, report.phase(92, 99), demuxer="mov")
+        measured = (loud.meter(str(out_tmp), timeline.duration, report.phase(92, 99), demuxer=MP4_DEMUXER)
                     if pr.has_audio else None)
         out_info = probe(out_tmp)
         with contextlib.suppress(FileNotFoundError):

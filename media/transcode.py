@@ -44,7 +44,7 @@ from media.hls import (
 from media.ladder import Rung, output_fps, plan_rungs
 from media.poster import THUMB_BOXES, make_pictures
 from media.probe import ProbeResult, probe
-from media.safe_input import input_options, own_hls_input
+from media.safe_input import MP4_DEMUXER, input_options, own_hls_input
 from media.storyboard import SPRITE_NAME, VTT_NAME, make_storyboard
 from media.timeline import Timeline, cut_audio, cut_video, open_input
 
@@ -59,8 +59,6 @@ AUDIO_RUNG = "audio"
 THUMB_NAMES = tuple(f"thumb-{name}.jpg" for name in THUMB_BOXES)
 # Every name transcode() may publish into out_dir; a re-run replaces all of them.
 OUTPUT_NAMES = (HLS_DIR, MP4_NAME, AUDIO_NAME, POSTER_NAME, *THUMB_NAMES, SPRITE_NAME, VTT_NAME)
-# The demuxer of download.mp4 and audio.m4a when they are read back.
-OUTPUT_DEMUXER = "mov"
 
 AUDIO_BITRATE = 128_000
 AUDIO_RATE = 48_000
@@ -228,7 +226,7 @@ def _transcode_in(job: _Job, report: Monotonic) -> TranscodeResult:
     loudness_info: dict[str, Any] | None = None
     if plan is not None and audio:
         measured = loud.meter(str(stage / audio), duration, report.phase(_REMUX_END, _METER_END),
-                              demuxer=OUTPUT_DEMUXER)
+                              demuxer=MP4_DEMUXER)
         within = loud.within(measured, plan.target)
         loudness_info = {**plan.to_dict(), "output": measured.to_dict(), "within_target": within}
     report(_METER_END)
@@ -500,7 +498,7 @@ def _output_duration(path: Path) -> float | None:
     if not path.is_file():
         return None
     try:
-        info = ffmpeg.probe(str(path), v="error", **input_options(OUTPUT_DEMUXER))
+        info = ffmpeg.probe(str(path), v="error", **input_options(MP4_DEMUXER))
         return round(float(info["format"]["duration"]), 3)
     except (ffmpeg.Error, KeyError, ValueError):
         return None

@@ -39,7 +39,7 @@ def error_message(code: str | None) -> str:
         "no_file": _("Choose a file to upload."),
         "internal": _("An internal error occurred. The technicians have been notified; you can retry this step."),
         "retrying": _("A temporary error occurred; the step will be retried automatically."),
-        # issue 5 (media): a stage stopped from the panel; a track with nothing in it
+        # a stage stopped from the panel; a track with nothing in it
         "cancelled": _("Stopped from the panel. Nothing was changed."),
         "no_frames": _("The file has a video or sound track with nothing in it (0 frames). "
                        "Export the video again and upload it again."),
