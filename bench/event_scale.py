@@ -207,7 +207,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still drop the databases and stop Redis
     sys.path.insert(0, str(REPO))
-    from orchestrator.redis_server import ensure_private_redis, stop_private_redis
+    from groundwork.redis_server import ensure_private_redis, stop_private_redis
 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as folder:

@@ -17,7 +17,9 @@ from typing import Any
 
 from redis import Redis
 
-from . import core, tokens
+from groundwork import tokens
+
+from . import core
 from .db import db
 from .models import Event, EventStatus, User, audit
 from .scheduling import Participation, participations
@@ -181,7 +183,7 @@ def check_report(token: str, event_id: int, site_id: int) -> None:
     from .invitations import AFTER_END_GRACE, JOIN_MAX_AGE_S, JoinError
 
     try:
-        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S)
+        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S, secret=core.token_secret())
     except tokens.TokenError as exc:
         raise JoinError(exc.code) from None
     if grant.kind != "site":

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from groundwork.tokens import TokenError, verify
 from orchestrator.db import db
 from orchestrator.pipeline import UserFacingError
 from orchestrator.recordings import register_live_recording
-from orchestrator.tokens import TokenError, verify
 
 from .extensions import csrf
 

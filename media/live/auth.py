@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.tokens import Grant, TokenError, verify
+from groundwork.tokens import Grant, TokenError, verify
 
 EVENTS_CHANNEL = "diemcau:events"
 TOKEN_MAX_AGE_S = 120 * 24 * 3600   # join links are sent weeks ahead; revocation is by version

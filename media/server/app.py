@@ -58,9 +58,9 @@ class ServerConfig:
 
 def config_from_env(relay_parent: str | None = None, relay_token: str | None = None,
                     relay_id: int | None = None) -> ServerConfig:
-    from orchestrator.config import load_settings
-    from orchestrator.redis_server import redis_url
-    from orchestrator.storage import storage_from_url
+    from groundwork.config import load_settings
+    from groundwork.redis_server import redis_url
+    from groundwork.storage import storage_from_url
 
     settings = load_settings()
     env = os.environ
@@ -209,7 +209,7 @@ class MediaServer:
     def _relay_token(self, event_id: int) -> str:
         if self.config.relay_token:
             return self.config.relay_token
-        from orchestrator.tokens import sign
+        from groundwork.tokens import sign
 
         return sign("relay", event_id, self.config.relay_id, 1, secret=self.config.secret)
 
@@ -358,7 +358,7 @@ class MediaServer:
         if peer is None:
             return error(Denied(404, "not_found"))
         token = bearer(request.headers.get("Authorization"), request.query.get("token"))
-        from orchestrator.tokens import TokenError, verify
+        from groundwork.tokens import TokenError, verify
 
         try:
             grant = verify(token or "", max_age_s=10 ** 9, secret=self.config.secret)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class RecordingConfig:
     spool_root: Path
-    storage: object | None            # orchestrator.storage.Storage
+    storage: object | None            # groundwork.storage.Storage
     panel_url: str | None
     secret: str
     segment_s: float = 2.0
@@ -153,7 +153,7 @@ async def finish_spool(config: RecordingConfig, event_id: int, *, crashed: bool)
 async def hand_off(config: RecordingConfig, event_id: int, storage_key: str, duration_s: float) -> bool:
     if not config.panel_url:
         return False
-    from orchestrator.tokens import sign
+    from groundwork.tokens import sign
 
     token = sign("host", event_id, 0, 1, secret=config.secret)
     url = f"{config.panel_url}/internal/events/{event_id}/recording"

@@ -109,10 +109,10 @@ def _video_playing(page, selector: str = "[data-live-player] video") -> dict:
 
 def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_pipeline(
         browser, live_server, media_server, make_user, test_env, app):
+    from groundwork.tokens import sign
     from media.live.synthetic import read_stamp  # noqa: F401  (import check: the package is importable here)
     from orchestrator.db import db
     from orchestrator.models import Recording
-    from orchestrator.tokens import sign
     from tests.media_server.live_clients import Viewer, wait_for
 
     tech = make_user("technician")

@@ -126,7 +126,7 @@ class LiveEvent:
         self.redis.publish("diemcau:events", f'{{"event_id": {self.id}, "type": "floor", "floor": "{floor}"}}')
 
     def token(self, kind: str, subject: int = 0, version: int = 1, event_id: int | None = None) -> str:
-        from orchestrator.tokens import sign
+        from groundwork.tokens import sign
 
         return sign(kind, event_id or self.id, subject, version, secret=self.secret)
 
@@ -139,7 +139,7 @@ class LiveEvent:
 def live_event(test_env):
     from redis import Redis
 
-    from orchestrator.config import load_settings
+    from groundwork.config import load_settings
 
     redis = Redis.from_url(test_env["REDIS_URL"])
     created = []
