@@ -69,10 +69,11 @@ def set_live(env: dict[str, str], event_id: int) -> str:
     from redis import Redis
 
     from groundwork.config import load_settings
+    from groundwork.live_contract import HOST_FLOOR, event_key, state_fields
 
     os.environ.update({k: env[k] for k in ("DIEMCAU_DATA_DIR", "REDIS_URL")})
-    Redis.from_url(env["REDIS_URL"]).hset(f"diemcau:event:{event_id}", mapping={
-        "status": "live", "confidential": "1", "floor": "host", "title": "bench"})
+    Redis.from_url(env["REDIS_URL"]).hset(event_key(event_id), mapping=state_fields(
+        status="live", confidential=True, floor=HOST_FLOOR, title="bench"))
     return load_settings().secret_key
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from groundwork.live_contract import parse_version, version_field, versions_key
 from groundwork.tokens import sign
 from orchestrator import core
 from orchestrator.db import db
@@ -34,8 +35,7 @@ def _event_or_404(event_id: int) -> Event:
 
 
 def _host_version(event_id: int) -> int:
-    value = core.redis_connection().hget(f"diemcau:event:{event_id}:token_versions", "host:0")
-    return int(value) if value else 1
+    return parse_version(core.redis_connection().hget(versions_key(event_id), version_field("host", 0)))
 
 
 def _sites(event: Event) -> list[dict]:
