@@ -53,6 +53,8 @@ def fill(url: str, redis_url: str, sizes: list[int]) -> dict[int, int]:
     import psycopg
     from redis import Redis
 
+    from groundwork.live_contract import sites_key
+
     total = max(sizes)
     now = datetime.now(UTC)
     rows = []
@@ -91,7 +93,7 @@ def fill(url: str, redis_url: str, sizes: list[int]) -> dict[int, int]:
         pipe = r.pipeline()
         for site_id in range(1, n + 1, 3):
             state = "degraded" if site_id % 7 == 0 else "receiving"
-            pipe.hset(f"diemcau:event:{event_id}:sites", str(site_id),
+            pipe.hset(sites_key(event_id), str(site_id),
                       json.dumps({"site_id": site_id, "state": state, "ts": reported + 3600, "rtt_ms": 40.0,
                                   "loss_pct": 0.5, "bitrate_kbps": 1800.0}))
         pipe.execute()
@@ -207,7 +209,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still drop the databases and stop Redis
     sys.path.insert(0, str(REPO))
-    from orchestrator.redis_server import ensure_private_redis, stop_private_redis
+    from groundwork.redis_server import ensure_private_redis, stop_private_redis
 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as folder:

@@ -68,11 +68,12 @@ def set_live(env: dict[str, str], event_id: int) -> str:
     """Mark the event live as the panel would; return the secret for signing tokens."""
     from redis import Redis
 
-    from orchestrator.config import load_settings
+    from groundwork.config import load_settings
+    from groundwork.live_contract import HOST_FLOOR, event_key, state_fields
 
     os.environ.update({k: env[k] for k in ("DIEMCAU_DATA_DIR", "REDIS_URL")})
-    Redis.from_url(env["REDIS_URL"]).hset(f"diemcau:event:{event_id}", mapping={
-        "status": "live", "confidential": "1", "floor": "host", "title": "bench"})
+    Redis.from_url(env["REDIS_URL"]).hset(event_key(event_id), mapping=state_fields(
+        status="live", confidential=True, floor=HOST_FLOOR, title="bench"))
     return load_settings().secret_key
 
 
@@ -277,7 +278,7 @@ def run_design(label: str, naive: bool, steps: list[int], measure_s: float, widt
         env["DIEMCAU_LIVE_NAIVE"] = "1"
     event_id = random.randint(10**6, 10**7)
     secret = set_live(env, event_id)
-    from orchestrator.tokens import sign
+    from groundwork.tokens import sign
 
     server_proc, url = start_server(env, log=data / "server.log")
     publisher = spawn("_publisher", f"{url}/whip/{event_id}", sign("host", event_id, 0, 1, secret=secret),
@@ -355,7 +356,7 @@ def cascade(args) -> dict:
     env["DIEMCAU_LIVE_FPS"] = str(args.fps)
     event_id = random.randint(10**6, 10**7)
     secret = set_live(env, event_id)
-    from orchestrator.tokens import sign
+    from groundwork.tokens import sign
 
     procs = []
     try:

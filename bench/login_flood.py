@@ -106,7 +106,7 @@ def main() -> int:
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     slugs = seed(env, args.clips)
     add_account(env)
-    from orchestrator.redis_server import ensure_private_redis, stop_private_redis
+    from groundwork.redis_server import ensure_private_redis, stop_private_redis
 
     # A Redis of the bench's own: the login throttle's counters must start empty.
     env["REDIS_URL"] = ensure_private_redis(data / "redis")

@@ -107,7 +107,7 @@ def main() -> int:
         return run(args, modes, overrides)
     finally:
         if temporary and not os.environ.get("REDIS_URL"):
-            from orchestrator.redis_server import stop_private_redis
+            from groundwork.redis_server import stop_private_redis
 
             stop_private_redis(Path(os.environ["DIEMCAU_DATA_DIR"]) / "redis")  # it would outlive the bench
 

@@ -23,8 +23,9 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from groundwork.config import Settings
+
 from . import core
-from .config import Settings
 from .db import db
 from .models import Role, User, audit
 
@@ -201,7 +202,7 @@ def _failure_limiter() -> MovingWindowRateLimiter:
     app = current_app
     limiter = app.extensions.get("diemcau.login_limiter")
     if limiter is None:
-        from .redis_server import redis_url
+        from groundwork.redis_server import redis_url
 
         limiter = MovingWindowRateLimiter(storage_from_string(redis_url(core.settings())))
         app.extensions["diemcau.login_limiter"] = limiter

@@ -8,14 +8,18 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
-from .core import create_core_app, ensure_database
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def _app() -> Flask:
+    # Imported here, not at the top: `diemcau media-server` runs this CLI and must not load Flask.
+    from .core import create_core_app, ensure_database
+
     app = create_core_app()
     ensure_database(app)
     return app
@@ -232,6 +236,7 @@ def up(port: int | None, no_demo: bool) -> None:
 @main.command()
 def supervise() -> None:
     """Run the Procfile's processes under supervisord (production; `up` without accounts or demo data)."""
+    from .core import create_core_app, ensure_database
     from .launcher import prepare
     from .launcher import supervise as run_supervised
 

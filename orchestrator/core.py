@@ -11,9 +11,10 @@ from flask import Flask, current_app
 from flask_migrate import Migrate, upgrade
 from redis import Redis
 
-from .config import Settings, load_settings
+from groundwork.config import Settings, load_settings
+from groundwork.storage import Storage, storage_from_url
+
 from .db import db
-from .storage import Storage, storage_from_url
 
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
 migrate = Migrate()
@@ -56,6 +57,11 @@ def settings() -> Settings:
     return current_app.extensions["diemcau.settings"]
 
 
+def token_secret() -> str:
+    """The secret the panel signs and verifies its tokens with (groundwork.tokens takes it explicitly)."""
+    return current_app.config["SECRET_KEY"]
+
+
 def storage() -> Storage:
     app = current_app
     store = app.extensions.get("diemcau.storage")
@@ -69,7 +75,7 @@ def redis_connection() -> Redis:
     app = current_app
     conn = app.extensions.get("diemcau.redis")
     if conn is None:
-        from .redis_server import redis_url
+        from groundwork.redis_server import redis_url
 
         conn = Redis.from_url(redis_url(settings()))
         app.extensions["diemcau.redis"] = conn

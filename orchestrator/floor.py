@@ -5,7 +5,15 @@ recording) without renegotiating any viewer, and the site's page starts publishi
 """
 from __future__ import annotations
 
-import json
+from groundwork.live_contract import (
+    EVENTS_CHANNEL,
+    HOST_FLOOR,
+    event_key,
+    event_message,
+    floor_site_id,
+    parse_floor,
+    site_floor,
+)
 
 from . import core
 from .db import db
@@ -21,22 +29,21 @@ class FloorError(Exception):
 def give_floor(event: Event, floor: str, user: User | None, allowed_sites: set[int] | None = None) -> str:
     if event.status != "live":
         raise FloorError("not_live")
-    if floor != "host":
+    if floor != HOST_FLOOR:
         try:
-            site_id = int(floor.removeprefix("site:"))
+            site_id = floor_site_id(floor)
         except ValueError:
             raise FloorError("bad_floor") from None
         if allowed_sites is not None and site_id not in allowed_sites:
             raise FloorError("not_participant")
-        floor = f"site:{site_id}"
+        floor = site_floor(site_id)
     r = core.redis_connection()
-    r.hset(f"diemcau:event:{event.id}", "floor", floor)
-    r.publish("diemcau:events", json.dumps({"event_id": event.id, "type": "floor", "floor": floor}))
+    r.hset(event_key(event.id), "floor", floor)
+    r.publish(EVENTS_CHANNEL, event_message(event.id, "floor", floor=floor))
     audit(user, "event.floor", event, floor=floor)
     db.session.commit()
     return floor
 
 
 def current_floor(event_id: int) -> str:
-    value = core.redis_connection().hget(f"diemcau:event:{event_id}", "floor")
-    return value.decode() if isinstance(value, bytes) else (value or "host")
+    return parse_floor(core.redis_connection().hget(event_key(event_id), "floor"))

@@ -23,7 +23,9 @@ from icalendar import Event as IcsEvent
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import core, tokens
+from groundwork import tokens
+
+from . import core
 from .db import db
 from .models import Event, EventStatus, User, audit, utcnow
 from .naming import storage_safe_name
@@ -74,14 +76,14 @@ class JoinGrant:
 # --- join tokens --------------------------------------------------------------------------------
 
 def join_token(p: Participation) -> str:
-    return tokens.sign("site", p.event_id, p.site_id, p.token_version)
+    return tokens.sign("site", p.event_id, p.site_id, p.token_version, secret=core.token_secret())
 
 
 def check_join(token: str, *, event_id: int | None = None, site_id: int | None = None,
                for_update: bool = False) -> JoinGrant:
     """Verify a join link. `event_id`/`site_id` come from the URL: a token for another event or site is refused."""
     try:
-        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S)
+        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S, secret=core.token_secret())
     except tokens.TokenError as exc:
         raise JoinError(exc.code) from None
     if grant.kind != "site":
@@ -240,13 +242,13 @@ def site_feed_ics(site: Site, join_url) -> bytes:
 def site_feed_token(site: Site) -> str:
     """The key of the site's calendar-feed URL. It names the site's feed version: revoking any of the
     site's join links bumps it, so a leaked feed URL stops handing out the new links."""
-    return tokens.sign("feed", 0, site.id, site.feed_version)
+    return tokens.sign("feed", 0, site.id, site.feed_version, secret=core.token_secret())
 
 
 def site_from_feed_token(token: str, site_id: int) -> Site | None:
     """The site whose current feed `token` opens, or None (invalid, expired, another site, revoked)."""
     try:
-        grant = tokens.verify(token, max_age_s=FEED_MAX_AGE_S)
+        grant = tokens.verify(token, max_age_s=FEED_MAX_AGE_S, secret=core.token_secret())
     except tokens.TokenError:
         return None
     if grant.kind != "feed" or grant.subject_id != site_id:

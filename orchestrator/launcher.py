@@ -15,12 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from groundwork.config import Settings, load_settings
+from groundwork.redis_server import private_redis_command, stop_private_redis
+
 from .accounts import initial_password_path, upsert_user
-from .config import Settings, load_settings
 from .core import create_core_app, ensure_database
 from .db import db
 from .models import User
-from .redis_server import private_redis_command, stop_private_redis
 from .supervision import control_socket, exec_supervisord, programs, running_supervisord, write_config
 
 DEMO_ACCOUNTS = (("kythuat", "technician", "Kỹ thuật viên"), ("bientap", "editor", "Biên tập viên"),

@@ -1,11 +1,11 @@
 """Live events: start/stop, the Redis state the media server reads, site reports and the operations wall.
 
-See docs/live-contract.md. The panel writes `diemcau:event:<id>` (status, confidential, floor, title) and
-`diemcau:event:<id>:token_versions`, and announces changes on `diemcau:events`. Sites report their state
-through the join page every few seconds: those reports are authorised and stored in Redis only (a hash of
-the latest state per site, and a message on `diemcau:wall:<id>`), never the database, so 250 sites every
-2 s cost nothing there. The database gets the first join, attendance, and the final state of every site
-when the event stops.
+See docs/live-contract.md; the Redis names are in groundwork.live_contract. The panel writes the event's
+hash (status, confidential, floor, title) and its token versions, and announces changes on the events
+channel. Sites report their state through the join page every few seconds: those reports are authorised
+and stored in Redis only (a hash of the latest state per site, and a message on the event's wall
+channel), never the database, so 250 sites every 2 s cost nothing there. The database gets the first
+join, attendance, and the final state of every site when the event stops.
 """
 from __future__ import annotations
 
@@ -17,7 +17,21 @@ from typing import Any
 
 from redis import Redis
 
-from . import core, tokens
+from groundwork import tokens
+from groundwork.live_contract import (
+    EVENTS_CHANNEL,
+    event_key,
+    event_message,
+    meta_key,
+    parse_floor,
+    sites_key,
+    state_fields,
+    version_field,
+    versions_key,
+    wall_channel,
+)
+
+from . import core
 from .db import db
 from .models import Event, EventStatus, User, audit
 from .scheduling import Participation, participations
@@ -27,7 +41,6 @@ STATES = ("not_joined", "joined", "receiving", "degraded", "dropped")
 CONNECTED = ("joined", "receiving", "degraded")
 STALE_S = 10.0           # a site silent this long (3 missed reports) shows as dropped
 KEY_TTL_S = 7 * 24 * 3600
-EVENTS_CHANNEL = "diemcau:events"
 ABSURD_ATTENDANCE = 2000  # the limit for a room whose capacity nobody entered
 
 
@@ -38,28 +51,12 @@ class LiveError(Exception):
         self.params = params
 
 
-def event_key(event_id: int) -> str:
-    return f"diemcau:event:{event_id}"
-
-
-def versions_key(event_id: int) -> str:
-    return f"diemcau:event:{event_id}:token_versions"
-
-
-def sites_key(event_id: int) -> str:
-    return f"diemcau:event:{event_id}:sites"
-
-
-def wall_channel(event_id: int) -> str:
-    return f"diemcau:wall:{event_id}"
-
-
 def _redis() -> Redis:
     return core.redis_connection()
 
 
 def _announce(event_id: int, type_: str, **extra: Any) -> None:
-    _redis().publish(EVENTS_CHANNEL, json.dumps({"event_id": event_id, "type": type_, **extra}))
+    _redis().publish(EVENTS_CHANNEL, event_message(event_id, type_, **extra))
 
 
 # --- start / stop -------------------------------------------------------------------------------
@@ -68,12 +65,12 @@ def publish_state(event: Event) -> None:
     """Write the event's hash and the token versions of every site (and the host, subject 0)."""
     r = _redis()
     pipe = r.pipeline()
-    pipe.hset(event_key(event.id), mapping={"status": event.status, "confidential": "1" if event.confidential else "0",
-                                            "floor": r.hget(event_key(event.id), "floor") or "host",
-                                            "title": event.title})
-    versions = {f"site:{site_id}": version for site_id, version in db.session.execute(
+    pipe.hset(event_key(event.id), mapping=state_fields(
+        status=event.status, confidential=event.confidential,
+        floor=parse_floor(r.hget(event_key(event.id), "floor")), title=event.title))
+    versions = {version_field("site", site_id): version for site_id, version in db.session.execute(
         db.select(Participation.site_id, Participation.token_version).where(Participation.event_id == event.id))}
-    versions["host:0"] = versions.get("host:0", 1)
+    versions[version_field("host", 0)] = versions.get(version_field("host", 0), 1)
     pipe.hset(versions_key(event.id), mapping=versions)
     for key in (event_key(event.id), versions_key(event.id), sites_key(event.id)):
         pipe.expire(key, KEY_TTL_S)
@@ -104,7 +101,7 @@ def stop_event(event: Event, user: User | None) -> Event:
     audit(user, "event.stop", event)
     db.session.commit()
     _redis().delete(meta_key(event.id))
-    _redis().hset(event_key(event.id), "status", EventStatus.ENDED.value)
+    _redis().hset(event_key(event.id), mapping=state_fields(status=EventStatus.ENDED.value))
     _announce(event.id, "stopped")
     return event
 
@@ -116,7 +113,7 @@ def recording_allowed(event: Event) -> bool:
 
 def publish_revocation(p: Participation) -> None:
     r = _redis()
-    r.hset(versions_key(p.event_id), f"site:{p.site_id}", p.token_version)
+    r.hset(versions_key(p.event_id), version_field("site", p.site_id), p.token_version)
     _announce(p.event_id, "revoked", kind="site", subject_id=p.site_id, version=p.token_version)
 
 
@@ -137,19 +134,15 @@ def _number(value: Any, low: float, high: float) -> float | None:
 def current_version(event_id: int, site_id: int) -> int | None:
     """The token version in force: Redis first (the media server's copy), the database when Redis has none."""
     r = _redis()
-    cached = r.hget(versions_key(event_id), f"site:{site_id}")
+    cached = r.hget(versions_key(event_id), version_field("site", site_id))
     if cached is not None:
         return int(cached)
     version = db.session.execute(db.select(Participation.token_version).filter_by(
         event_id=event_id, site_id=site_id)).scalar_one_or_none()
     if version is not None:
-        r.hset(versions_key(event_id), f"site:{site_id}", version)
+        r.hset(versions_key(event_id), version_field("site", site_id), version)
         r.expire(versions_key(event_id), KEY_TTL_S)
     return version
-
-
-def meta_key(event_id: int) -> str:
-    return f"diemcau:event:{event_id}:meta"
 
 
 META_TTL_S = 30  # how long a report may trust the cached status of an event it did not see change
@@ -181,7 +174,7 @@ def check_report(token: str, event_id: int, site_id: int) -> None:
     from .invitations import AFTER_END_GRACE, JOIN_MAX_AGE_S, JoinError
 
     try:
-        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S)
+        grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S, secret=core.token_secret())
     except tokens.TokenError as exc:
         raise JoinError(exc.code) from None
     if grant.kind != "site":

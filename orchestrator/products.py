@@ -114,7 +114,7 @@ def cancellable(progress: Callable[[float], None] | None, key: str, token: str =
 
     Without a Redis (`diemcau process` on a fresh data folder) nobody can set the flag: no checks,
     and no private Redis started just to look for one."""
-    from .redis_server import running_redis_url
+    from groundwork.redis_server import running_redis_url
 
     if running_redis_url(core.settings()) is None:
         return progress or (lambda _percent: None)

@@ -11,8 +11,9 @@ take (re-take) is marked so that the media server drops it instead of handing it
 """
 from __future__ import annotations
 
-import json
 import re
+
+from groundwork.live_contract import EVENTS_CHANNEL, HOST_FLOOR, event_key, event_message, state_fields
 
 from . import core
 from .db import db
@@ -60,7 +61,7 @@ def can_record(user: User, event: Event) -> bool:
 
 
 def _announce(event: Event, type_: str) -> None:
-    core.redis_connection().publish("diemcau:events", json.dumps({"event_id": event.id, "type": type_}))
+    core.redis_connection().publish(EVENTS_CHANNEL, event_message(event.id, type_))
 
 
 def start_take(event: Event, user: User) -> None:
@@ -68,9 +69,9 @@ def start_take(event: Event, user: User) -> None:
     if event.kind != "report":
         raise UserFacingError("not_report")
     r = core.redis_connection()
-    key = f"diemcau:event:{event.id}"
-    r.hset(key, mapping={"status": "live", "confidential": "1" if event.confidential else "0", "floor": "host",
-                         "title": event.title, "discard": "0"})
+    key = event_key(event.id)
+    r.hset(key, mapping=state_fields(status="live", confidential=event.confidential, floor=HOST_FLOOR,
+                                     title=event.title, discard=False))
     r.expire(key, 7 * 24 * 3600)
     event.status = EventStatus.LIVE.value
     audit(user, "report.take_start", event)
@@ -81,7 +82,7 @@ def start_take(event: Event, user: User) -> None:
 def stop_take(event: Event, user: User, *, discard: bool = False) -> None:
     """End the take: the media server hands the recording off, or drops it when `discard` (re-take)."""
     r = core.redis_connection()
-    r.hset(f"diemcau:event:{event.id}", mapping={"status": "ended", "discard": "1" if discard else "0"})
+    r.hset(event_key(event.id), mapping=state_fields(status="ended", discard=discard))
     if event.status == EventStatus.LIVE.value:
         event.status = EventStatus.ENDED.value
     audit(user, "report.take_discard" if discard else "report.take_stop", event)

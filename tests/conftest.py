@@ -57,7 +57,7 @@ def redis_url(tmp_path_factory):
         Redis.from_url(TEST_REDIS).flushdb()
         yield TEST_REDIS
         return
-    from orchestrator.redis_server import ensure_private_redis, stop_private_redis
+    from groundwork.redis_server import ensure_private_redis, stop_private_redis
 
     folder = tmp_path_factory.mktemp("redis")
     yield ensure_private_redis(folder)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from orchestrator.config import Settings
+from groundwork.config import Settings
 from orchestrator.core import create_core_app, ensure_database
 
 from .extensions import babel, csrf, login_manager

@@ -6,8 +6,8 @@ from flask import Flask, abort, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from groundwork.redis_server import redis_url
 from orchestrator.core import settings
-from orchestrator.redis_server import redis_url
 
 # rq-dashboard's blueprint is a module-level object shared by every app instance, so the guard is
 # attached once, here, rather than per create_app().

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from groundwork.tokens import TokenError, verify
+from orchestrator import core
 from orchestrator.db import db
 from orchestrator.pipeline import UserFacingError
 from orchestrator.recordings import register_live_recording
-from orchestrator.tokens import TokenError, verify
 
 from .extensions import csrf
 
@@ -26,11 +27,9 @@ def _fail(status: int, code: str, message: str):
 @bp.post("/events/<int:event_id>/recording")
 @csrf.exempt
 def live_recording(event_id: int):
-    from flask import current_app
-
     try:
         grant = verify(request.headers.get("X-Diemcau-Internal", ""), max_age_s=TOKEN_MAX_AGE_S,
-                       secret=current_app.config["SECRET_KEY"])
+                       secret=core.token_secret())
     except TokenError as exc:
         return _fail(401, f"token_{exc.code}", "internal token missing, invalid or expired")
     if grant.kind != "host" or grant.subject_id not in (0, None) or grant.event_id != event_id:

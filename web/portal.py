@@ -32,13 +32,13 @@ from markupsafe import escape
 from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
+from groundwork.storage import StorageError
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.models import Channel, Event, Publication, Recording, Transcript
 from orchestrator.pipeline import count_view, portal_publication
 from orchestrator.publishing.portal import media_base_url
 from orchestrator.stages import media_prefix
-from orchestrator.storage import StorageError
 
 from .extensions import csrf
 

@@ -10,6 +10,8 @@ from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from groundwork.live_contract import parse_version, version_field, versions_key
+from groundwork.tokens import sign
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.floor import FloorError, current_floor, give_floor
@@ -17,7 +19,6 @@ from orchestrator.invitations import JoinError, check_join
 from orchestrator.models import Event
 from orchestrator.pipeline import UserFacingError
 from orchestrator.recordings import can_record, latest_recording, start_take, stop_take
-from orchestrator.tokens import sign
 
 from .auth import roles_required
 from .join import join_message, join_status
@@ -34,8 +35,7 @@ def _event_or_404(event_id: int) -> Event:
 
 
 def _host_version(event_id: int) -> int:
-    value = core.redis_connection().hget(f"diemcau:event:{event_id}:token_versions", "host:0")
-    return int(value) if value else 1
+    return parse_version(core.redis_connection().hget(versions_key(event_id), version_field("host", 0)))
 
 
 def _sites(event: Event) -> list[dict]:
@@ -81,7 +81,7 @@ def host(event_id: int):
     event = _event_or_404(event_id)
     if event.confidential and not current_user.has_role("technician"):
         abort(403)
-    token = sign("host", event.id, 0, _host_version(event.id))
+    token = sign("host", event.id, 0, _host_version(event.id), secret=core.token_secret())
     return render_template("studio/host.html", event=event, token=token, media_url=core.settings().media_server_url,
                            sites=_sites(event), floor=current_floor(event.id), messages=media_messages(),
                            status=status_label(event.status))
@@ -125,7 +125,7 @@ def take_start(event_id: int):
         start_take(event, current_user)
     except UserFacingError:
         return jsonify(error="not_report", message=_("Only a report recording can be recorded here.")), 400
-    return jsonify(token=sign("studio", event.id, current_user.id, 1),
+    return jsonify(token=sign("studio", event.id, current_user.id, 1, secret=core.token_secret()),
                    whip=f"{core.settings().media_server_url}/whip/{event.id}")
 
 

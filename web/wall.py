@@ -13,8 +13,9 @@ import time
 from flask import Blueprint, Response, render_template
 from flask_login import current_user
 
+from groundwork.live_contract import EVENTS_CHANNEL, wall_channel
 from orchestrator import core
-from orchestrator.live import EVENTS_CHANNEL, wall_channel, wall_snapshot
+from orchestrator.live import wall_snapshot
 
 from .auth import roles_required
 from .events import event_or_404, level_label, state_labels

@@ -1,16 +1,14 @@
 """Who may publish or play in a room: tokens signed by the panel, checked against Redis state.
 
-The contract (docs/live-contract.md): the event's state lives in the Redis hash
-`diemcau:event:<id>` (status, confidential, floor, title); token versions in
-`diemcau:event:<id>:token_versions` (`<kind>:<subject>` → version; absent means version 1).
+The contract (docs/live-contract.md, groundwork.live_contract): the event's state lives in its Redis
+hash (status, confidential, floor, title); token versions in the event's versions hash
+(`<kind>:<subject>` → version; absent means version 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from groundwork.live_contract import EventState, event_key, parse_state, parse_version, version_field, versions_key
+from groundwork.tokens import Grant, TokenError, verify
 
-from orchestrator.tokens import Grant, TokenError, verify
-
-EVENTS_CHANNEL = "diemcau:events"
 TOKEN_MAX_AGE_S = 120 * 24 * 3600   # join links are sent weeks ahead; revocation is by version
 
 # Error texts: the JSON carries a stable code, an English message and the Vietnamese one the pages show.
@@ -51,34 +49,12 @@ class Denied(Exception):
         return {"error": self.code, "message": vi, "message_en": en}
 
 
-@dataclass(frozen=True)
-class EventState:
-    event_id: int
-    status: str
-    confidential: bool
-    floor: str
-    title: str
-    discard: bool = False      # a report take the speaker threw away (re-take): never handed off
-
-    @property
-    def live(self) -> bool:
-        return self.status == "live"
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value or "")
-
-
 async def read_state(redis, event_id: int) -> EventState:
-    raw = {_text(k): _text(v) for k, v in (await redis.hgetall(f"diemcau:event:{event_id}")).items()}
-    return EventState(event_id=event_id, status=raw.get("status", ""), confidential=raw.get("confidential") == "1",
-                      floor=raw.get("floor") or "host", title=raw.get("title", ""),
-                      discard=raw.get("discard") == "1")
+    return parse_state(event_id, await redis.hgetall(event_key(event_id)))
 
 
 async def current_version(redis, event_id: int, kind: str, subject_id: int | None) -> int:
-    value = await redis.hget(f"diemcau:event:{event_id}:token_versions", f"{kind}:{subject_id or 0}")
-    return int(_text(value)) if value not in (None, b"", "") else 1
+    return parse_version(await redis.hget(versions_key(event_id), version_field(kind, subject_id)))
 
 
 def bearer(authorization: str | None, query_token: str | None) -> str | None:

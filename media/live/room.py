@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .auth import EventState
+from groundwork.live_contract import EventState, wall_channel
+
 from .fanout import Subscriber, forget_packers
 from .program import DEFAULT_RENDITIONS, Program, RenditionSpec, Source
 
@@ -203,7 +204,7 @@ class Room:
                    "bitrate_kbps": stats["bitrate_kbps"], "rendition": stats["rendition"], "ts": time.time(),
                    "source": "media"}
         with contextlib.suppress(Exception):
-            await self.redis.publish(f"diemcau:wall:{self.event_id}", json.dumps(message))
+            await self.redis.publish(wall_channel(self.event_id), json.dumps(message))
 
     def describe(self) -> dict:
         now = time.monotonic()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -21,7 +20,12 @@ from pathlib import Path
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
-from media.live.auth import EVENTS_CHANNEL, Denied, EventState, authorise, bearer, read_state
+from groundwork.config import load_settings
+from groundwork.live_contract import EVENTS_CHANNEL, HOST_FLOOR, EventState, parse_event_message, site_floor
+from groundwork.redis_server import redis_url
+from groundwork.storage import storage_from_url
+from groundwork.tokens import TokenError, sign, verify
+from media.live.auth import Denied, authorise, bearer, read_state
 from media.live.fanout import NaiveSubscriber, Subscriber
 from media.live.program import DEFAULT_RENDITIONS, parse_renditions
 from media.live.room import Peer, Room, RoomOptions
@@ -58,10 +62,6 @@ class ServerConfig:
 
 def config_from_env(relay_parent: str | None = None, relay_token: str | None = None,
                     relay_id: int | None = None) -> ServerConfig:
-    from orchestrator.config import load_settings
-    from orchestrator.redis_server import redis_url
-    from orchestrator.storage import storage_from_url
-
     settings = load_settings()
     env = os.environ
     renditions = parse_renditions(env["DIEMCAU_LIVE_RENDITIONS"]) if env.get("DIEMCAU_LIVE_RENDITIONS") \
@@ -167,11 +167,10 @@ class MediaServer:
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
-                    try:
-                        data = json.loads(message["data"])
-                        event_id = int(data["event_id"])
-                    except (ValueError, KeyError, TypeError):
+                    parsed = parse_event_message(message["data"])
+                    if parsed is None:
                         continue
+                    event_id, data = parsed
                     room = self.rooms.get(event_id)
                     if room is not None:
                         await room.refresh_state()
@@ -209,8 +208,6 @@ class MediaServer:
     def _relay_token(self, event_id: int) -> str:
         if self.config.relay_token:
             return self.config.relay_token
-        from orchestrator.tokens import sign
-
         return sign("relay", event_id, self.config.relay_id, 1, secret=self.config.secret)
 
     def _start_recording(self, room: Room) -> None:
@@ -266,8 +263,8 @@ class MediaServer:
             offer = await self._read_offer(request)
             if self.config.relay_parent:
                 raise Denied(403, "token_wrong_kind")   # a relay's program comes from its parent
-            source_id = "host" if grant.kind in ("host", "studio") else f"site:{grant.subject_id}"
-            if source_id != "host" and state.floor != source_id:
+            source_id = HOST_FLOOR if grant.kind in ("host", "studio") else site_floor(grant.subject_id)
+            if source_id != HOST_FLOOR and state.floor != source_id:
                 raise Denied(403, "no_floor")
             room = await self.ensure_room(event_id, state)
             existing = room.publisher_for(source_id)
@@ -358,8 +355,6 @@ class MediaServer:
         if peer is None:
             return error(Denied(404, "not_found"))
         token = bearer(request.headers.get("Authorization"), request.query.get("token"))
-        from orchestrator.tokens import TokenError, verify
-
         try:
             grant = verify(token or "", max_age_s=10 ** 9, secret=self.config.secret)
         except TokenError:
@@ -386,7 +381,7 @@ class MediaServer:
         room = self.rooms.get(event_id)
         body = {"event_id": event_id, "status": state.status, "floor": state.floor, "room": room is not None,
                 "you": f"{grant.kind}:{grant.subject_id or 0}", "may_publish": (
-                    grant.kind in ("host", "studio") or state.floor == f"site:{grant.subject_id}")}
+                    grant.kind in ("host", "studio") or state.floor == site_floor(grant.subject_id))}
         if room is not None and grant.kind in ("host", "relay"):
             body["detail"] = room.describe()
         return web.json_response(body, headers=cors_headers())

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import aiohttp
 
+from groundwork.storage import Storage
+from groundwork.tokens import sign
 from media.recorder import SegmentWriter, finalise, read_manifest, write_manifest
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class RecordingConfig:
     spool_root: Path
-    storage: object | None            # orchestrator.storage.Storage
+    storage: Storage | None
     panel_url: str | None
     secret: str
     segment_s: float = 2.0
@@ -153,8 +155,6 @@ async def finish_spool(config: RecordingConfig, event_id: int, *, crashed: bool)
 async def hand_off(config: RecordingConfig, event_id: int, storage_key: str, duration_s: float) -> bool:
     if not config.panel_url:
         return False
-    from orchestrator.tokens import sign
-
     token = sign("host", event_id, 0, 1, secret=config.secret)
     url = f"{config.panel_url}/internal/events/{event_id}/recording"
     for attempt in range(5):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from orchestrator.redis_server import stop_private_redis
+from groundwork.redis_server import stop_private_redis
 from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, _free_port
 
 pytestmark = pytest.mark.e2e

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from groundwork import live_contract as contract
 from tests.e2e.conftest import wait_for_js
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -88,8 +89,8 @@ def _make_event(kind: str, user, *, live: bool, test_env):
     db.session.add(event)
     db.session.commit()
     if live:
-        _redis(test_env).hset(f"diemcau:event:{event.id}", mapping={
-            "status": "live", "confidential": "0", "floor": "host", "title": event.title})
+        _redis(test_env).hset(contract.event_key(event.id), mapping=contract.state_fields(
+            status="live", confidential=False, floor=contract.HOST_FLOOR, title=event.title))
     return event
 
 
@@ -109,10 +110,10 @@ def _video_playing(page, selector: str = "[data-live-player] video") -> dict:
 
 def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_pipeline(
         browser, live_server, media_server, make_user, test_env, app):
+    from groundwork.tokens import sign
     from media.live.synthetic import read_stamp  # noqa: F401  (import check: the package is importable here)
     from orchestrator.db import db
     from orchestrator.models import Recording
-    from orchestrator.tokens import sign
     from tests.media_server.live_clients import Viewer, wait_for
 
     tech = make_user("technician")
@@ -206,8 +207,8 @@ def test_host_studio_publishes_viewers_receive_floor_moves_and_recording_enters_
     time.sleep(1.5)
 
     # Stop: the media server joins the segments and hands the master to the panel.
-    _redis(test_env).hset(f"diemcau:event:{event.id}", "status", "ended")
-    _redis(test_env).publish("diemcau:events", json.dumps({"event_id": event.id, "type": "stopped"}))
+    _redis(test_env).hset(contract.event_key(event.id), mapping=contract.state_fields(status="ended"))
+    _redis(test_env).publish(contract.EVENTS_CHANNEL, contract.event_message(event.id, "stopped"))
     deadline = time.monotonic() + 60
     recording = None
     while time.monotonic() < deadline and recording is None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from groundwork import live_contract as contract
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))   # `tests.media_server.live_clients` under any invocation
@@ -110,36 +112,36 @@ class LiveEvent:
         self.redis, self.secret, self.id = redis, secret, event_id
 
     def set(self, **fields) -> None:
-        self.redis.hset(f"diemcau:event:{self.id}", mapping={k: str(v) for k, v in fields.items()})
+        self.redis.hset(contract.event_key(self.id), mapping=contract.state_fields(**fields))
 
-    def start(self, confidential: bool = False, floor: str = "host") -> LiveEvent:
-        self.set(status="live", confidential="1" if confidential else "0", floor=floor, title=f"Test {self.id}")
-        self.redis.publish("diemcau:events", f'{{"event_id": {self.id}, "type": "started"}}')
+    def start(self, confidential: bool = False, floor: str = contract.HOST_FLOOR) -> LiveEvent:
+        self.set(status="live", confidential=confidential, floor=floor, title=f"Test {self.id}")
+        self.redis.publish(contract.EVENTS_CHANNEL, contract.event_message(self.id, "started"))
         return self
 
     def stop(self) -> None:
         self.set(status="ended")
-        self.redis.publish("diemcau:events", f'{{"event_id": {self.id}, "type": "stopped"}}')
+        self.redis.publish(contract.EVENTS_CHANNEL, contract.event_message(self.id, "stopped"))
 
     def give_floor(self, floor: str) -> None:
         self.set(floor=floor)
-        self.redis.publish("diemcau:events", f'{{"event_id": {self.id}, "type": "floor", "floor": "{floor}"}}')
+        self.redis.publish(contract.EVENTS_CHANNEL, contract.event_message(self.id, "floor", floor=floor))
 
     def token(self, kind: str, subject: int = 0, version: int = 1, event_id: int | None = None) -> str:
-        from orchestrator.tokens import sign
+        from groundwork.tokens import sign
 
         return sign(kind, event_id or self.id, subject, version, secret=self.secret)
 
     def revoke(self, kind: str, subject: int, version: int) -> None:
-        self.redis.hset(f"diemcau:event:{self.id}:token_versions", f"{kind}:{subject}", version)
-        self.redis.publish("diemcau:events", f'{{"event_id": {self.id}, "type": "revoked"}}')
+        self.redis.hset(contract.versions_key(self.id), contract.version_field(kind, subject), version)
+        self.redis.publish(contract.EVENTS_CHANNEL, contract.event_message(self.id, "revoked"))
 
 
 @pytest.fixture
 def live_event(test_env):
     from redis import Redis
 
-    from orchestrator.config import load_settings
+    from groundwork.config import load_settings
 
     redis = Redis.from_url(test_env["REDIS_URL"])
     created = []
@@ -151,4 +153,4 @@ def live_event(test_env):
 
     yield make
     for event in created:
-        redis.delete(f"diemcau:event:{event.id}", f"diemcau:event:{event.id}:token_versions")
+        redis.delete(contract.event_key(event.id), contract.versions_key(event.id))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundwork.tokens import sign
 from orchestrator.db import db
 from orchestrator.models import Event, Recording
-from orchestrator.tokens import sign
 from tests.media_helpers import make_video
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_settings
-from orchestrator.storage import LocalStorage
+from groundwork.config import load_settings
+from groundwork.storage import LocalStorage
 
 
 @contextmanager

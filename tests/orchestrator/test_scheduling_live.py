@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator import core, tokens
+from groundwork import tokens
+from orchestrator import core
 from orchestrator.db import db
 from orchestrator.invitations import JoinError, check_join, join_token, revoke
 from orchestrator.live import (
@@ -66,10 +67,10 @@ def test_join_token_opens_only_its_own_site_and_event(app, make_user):
         check_join(token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb"))
     assert info.value.code == "invalid"
     with pytest.raises(JoinError) as info:
-        check_join(tokens.sign("host", event.id, 0, 1))
+        check_join(tokens.sign("host", event.id, 0, 1, secret=core.token_secret()))
     assert info.value.code == "wrong_kind"
     with pytest.raises(JoinError) as info:  # a site that is not (or no longer) invited
-        check_join(tokens.sign("site", event.id, t["D2"].id, 1))
+        check_join(tokens.sign("site", event.id, t["D2"].id, 1, secret=core.token_secret()))
     assert info.value.code == "not_invited"
 
 

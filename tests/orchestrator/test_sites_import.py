@@ -55,7 +55,7 @@ def test_whole_country_json_on_its_own_database(test_env, shared_data):
         pytest.skip("the country import is measured on PostgreSQL")
     import psycopg
 
-    from orchestrator.config import load_settings
+    from groundwork.config import load_settings
     from orchestrator.core import create_core_app, ensure_database
 
     name = f"diemcau_country_{_uid()}"

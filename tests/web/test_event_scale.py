@@ -16,10 +16,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
+from groundwork.live_contract import sites_key
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.invitations import check_join, sheet_prefix
-from orchestrator.live import sites_key
 from orchestrator.scheduling import EventInput, Participation, create_event
 from orchestrator.sites import Site
 from tests.conftest import login, run_worker_burst

@@ -10,7 +10,7 @@ import m3u8
 import pytest
 import requests
 
-from orchestrator.config import load_settings
+from groundwork.config import load_settings
 from tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, login, run_worker_burst
 from tests.media_helpers import make_video
 

@@ -104,7 +104,7 @@ def test_signed_links_expire(app, two_speakers):
 
 def test_s3_storage_gives_presigned_links(app, two_speakers, s3_endpoint, monkeypatch):
     """With S3 the speaker's link is a presigned S3 URL: the bytes never pass through Python."""
-    from orchestrator.storage import storage_from_url
+    from groundwork.storage import storage_from_url
 
     a, _, rec_a, _ = two_speakers
     store = storage_from_url("s3://speaker-dl/pfx", endpoint_url=s3_endpoint, access_key="testing-access-key",

@@ -6,7 +6,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
-from orchestrator.redis_server import ensure_private_redis, stop_private_redis
+from groundwork.redis_server import ensure_private_redis, stop_private_redis
 
 
 def test_private_redis_needs_its_password_and_keeps_its_files_to_its_owner(tmp_path):

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.http import parse_options_header
 
-from orchestrator import storage as storage_module
-from orchestrator.storage import (
+from groundwork import storage as storage_module
+from groundwork.storage import (
     TEMP_PREFIX,
     LocalStorage,
     MiB,

@@ -1,0 +1,148 @@
+"""The import contract of docs/architecture.md, read from the source itself (the AST, so imports inside
+functions and under `if TYPE_CHECKING` count as much as those at the top of a module):
+
+* layers flow one way: web → orchestrator → transcribe → media → groundwork, never back up;
+* media, transcribe and groundwork import no web or database framework (Flask, SQLAlchemy, RQ, ...);
+* every import of a project module names a module that exists (a moved module leaves no stale import);
+* the media server process, as `diemcau media-server` starts it, never loads Flask.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Which project packages each layer may import (its own included). transcribe reads media through
+# media's ffmpeg input rules; media never needs speech recognition.
+MAY_IMPORT = {
+    "web": {"web", "orchestrator", "transcribe", "media", "groundwork"},
+    "orchestrator": {"orchestrator", "transcribe", "media", "groundwork"},
+    "transcribe": {"transcribe", "media", "groundwork"},
+    "media": {"media", "groundwork"},
+    "groundwork": {"groundwork"},
+}
+PROJECT_PACKAGES = set(MAY_IMPORT)
+FRAMEWORK_FREE = ("media", "transcribe", "groundwork")
+FRAMEWORKS = ("flask", "flask_", "sqlalchemy", "rq", "rq_", "werkzeug", "alembic")  # "flask_": flask_login, ...
+DRIVERS = ("tests", "bench", "scripts")  # they may import any layer, but only modules that exist
+
+
+@dataclass(frozen=True)
+class Import:
+    path: Path
+    line: int
+    module: str               # the imported module, absolute
+    names: tuple[str, ...]    # `from module import names`; () for `import module`
+
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path, module: str | None = None) -> list[Import]:
+    """Every import in the file, relative ones resolved against `module` (by default the file's own name)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module = module or _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [Import(path, node.lineno, alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.append(Import(path, node.lineno, base, tuple(alias.name for alias in node.names)))
+    return found
+
+
+def python_files(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py") if ".venv" not in p.parts)
+
+
+def _top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def _is_module(dotted: str) -> bool:
+    base = ROOT.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def test_layers_flow_one_way():
+    wrong = []
+    for layer, allowed in MAY_IMPORT.items():
+        for imp in (i for path in python_files(layer) for i in imports_of(path)):
+            if _top(imp.module) in PROJECT_PACKAGES and _top(imp.module) not in allowed:
+                wrong.append(f"{imp.where()}: {layer} imports {imp.module} ({layer} may import only "
+                             f"{', '.join(sorted(allowed))})")
+    assert not wrong, "imports against the layers (docs/architecture.md):\n" + "\n".join(wrong)
+
+
+def test_media_transcribe_and_groundwork_import_no_web_or_database_framework():
+    wrong = []
+    for imp in (i for path in python_files(*FRAMEWORK_FREE) for i in imports_of(path)):
+        top = _top(imp.module)
+        if any(top == name or (name.endswith("_") and top.startswith(name)) for name in FRAMEWORKS):
+            wrong.append(f"{imp.where()}: imports {imp.module}")
+    assert not wrong, ("media, transcribe and groundwork take paths and options and know nothing of Flask, "
+                       "the database or RQ:\n" + "\n".join(wrong))
+
+
+def test_project_imports_name_existing_modules():
+    missing = []
+    for imp in (i for path in python_files(*PROJECT_PACKAGES, *DRIVERS) for i in imports_of(path)):
+        if _top(imp.module) in PROJECT_PACKAGES and not _is_module(imp.module):
+            missing.append(f"{imp.where()}: {imp.module} is not a module of this project")
+    assert not missing, "\n".join(missing)
+
+
+def test_the_import_walk_sees_imports_inside_functions(tmp_path):
+    """The checks above are only as good as imports_of: it must see nested and relative imports."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def late():\n    from ..server import app\n    import flask\n    return app, flask\n")
+    seen = {(imp.module, imp.names) for imp in imports_of(probe, "media.live.probe")}
+    assert seen == {("media.server", ("app",)), ("flask", ())}
+
+
+def _loaded_modules(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after running `code`."""
+    script = code + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+FORBIDDEN_IN_MEDIA_SERVER = {"flask", "werkzeug", "flask_sqlalchemy", "sqlalchemy", "rq", "orchestrator"}
+
+
+def test_importing_the_media_server_loads_no_flask():
+    loaded = _loaded_modules("import media.server.app")
+    assert not loaded & FORBIDDEN_IN_MEDIA_SERVER, sorted(loaded & FORBIDDEN_IN_MEDIA_SERVER)
+    assert "groundwork" in loaded and "aiohttp" in loaded  # the probe did import the server
+
+
+def test_the_media_server_command_loads_no_flask(tmp_path):
+    """`diemcau media-server --recover`: the CLI, the settings, storage and Redis URL of the real process."""
+    code = ("import sys\nfrom orchestrator.cli import main\n"
+            "try:\n    main(['media-server', '--recover'])\nexcept SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n")
+    loaded = _loaded_modules(code, {"DIEMCAU_DATA_DIR": str(tmp_path / "data"),
+                                    "REDIS_URL": "redis://127.0.0.1:9/0",  # named, never contacted: no spools
+                                    "STORAGE_URL": str(tmp_path / "storage")})
+    assert "media" in loaded and "click" in loaded
+    assert not loaded & (FORBIDDEN_IN_MEDIA_SERVER - {"orchestrator"}), sorted(loaded & FORBIDDEN_IN_MEDIA_SERVER)
