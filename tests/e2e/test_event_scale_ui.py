@@ -13,7 +13,7 @@ import requests
 from orchestrator.db import db
 from orchestrator.invitations import join_token
 from orchestrator.scheduling import EventInput, Participation, create_event
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_js
 from tests.orchestrator.test_scheduling_rules import future
 from tests.web.test_event_scale import bulk_tree
 
@@ -36,12 +36,12 @@ def test_wall_pages_and_printable_sheet_of_a_big_conference(live_server, worker,
     page.wait_for_url("**/panel/")
 
     page.goto(f"{live_server}/events/{event.id}/wall")
-    page.wait_for_function("document.querySelectorAll('.tile').length === 500")
+    wait_for_js(page, "document.querySelectorAll('.tile').length === 500")
     page.evaluate("window.__sameDocument = true")
     assert page.inner_text("#total-sites") == "1200" and page.is_visible("#wall-pager")
     assert "1–500" in page.inner_text("#wall-range") and "1200" in page.inner_text("#wall-range")
     page.click("#wall-next")
-    page.wait_for_function("document.getElementById('wall-range').textContent.includes('501–1000')")
+    wait_for_js(page, "document.getElementById('wall-range').textContent.includes('501–1000')")
     assert page.locator(".tile").count() == 500
     site_id = int(page.locator(".tile").nth(3).get_attribute("data-site"))
 
@@ -49,15 +49,15 @@ def test_wall_pages_and_printable_sheet_of_a_big_conference(live_server, worker,
     report = requests.post(f"{live_server}/api/join/{event.id}/{site_id}/{join_token(p)}/report",
                            json={"state": "receiving", "rtt_ms": 20}, timeout=10)
     assert report.status_code == 200
-    page.wait_for_function(f"document.querySelector('.tile[data-site=\"{site_id}\"]').dataset.state === 'receiving'")
-    page.wait_for_function("document.getElementById('total-connected').textContent === '1'", timeout=15_000)
+    wait_for_js(page, f"document.querySelector('.tile[data-site=\"{site_id}\"]').dataset.state === 'receiving'")
+    wait_for_js(page, "document.getElementById('total-connected').textContent === '1'", timeout=15_000)
     assert "501–1000" in page.inner_text("#wall-range")   # the refresh keeps the page shown
     page.check("#only-problems")
-    page.wait_for_function("document.getElementById('wall-range').textContent.includes('1199')")
+    wait_for_js(page, "document.getElementById('wall-range').textContent.includes('1199')")
     assert page.locator(f'.tile[data-site="{site_id}"]').count() == 0
     page.click("#wall-next")
     page.click("#wall-next")
-    page.wait_for_function("document.getElementById('wall-range').textContent.includes('1001–1199')")
+    wait_for_js(page, "document.getElementById('wall-range').textContent.includes('1001–1199')")
     assert page.locator(".tile").count() == 199
     assert page.evaluate("window.__sameDocument") is True
     page.screenshot(path=str(ARTIFACTS / "big-wall.png"), full_page=False)
@@ -65,7 +65,7 @@ def test_wall_pages_and_printable_sheet_of_a_big_conference(live_server, worker,
     page.goto(f"{live_server}/events/{event.id}/invitations")
     assert page.locator(".invite-page").count() == 100
     assert "1200" in page.inner_text("#sheet h2")
-    page.wait_for_function("document.getElementById('sheet').dataset.state === 'none'")
+    wait_for_js(page, "document.getElementById('sheet').dataset.state === 'none'")
     page.click("#sheet-make")
     page.wait_for_selector("#sheet-download", state="visible", timeout=180_000)
     assert page.inner_text("#sheet .label") == "100%" and page.get_attribute("#sheet .bar", "style") == "width: 100%;"
