@@ -162,8 +162,8 @@ def test_no_download_route_gives_a_speaker_another_speakers_recording_and_every_
         assert editor.get(response.headers["Location"]).status_code == 200, path
 
 
-def test_the_speaker_named_on_an_event_downloads_its_recording_on_every_route(app, make_user, make_recording,
-                                                                               small_mp4):  # noqa: F811
+def test_the_speaker_named_on_an_event_downloads_its_recording_on_every_route(
+        app, make_user, make_recording, small_mp4):  # noqa: F811
     """Recorded by a technician, the report belongs to its speaker too: the panel, the speaker's page and
     the social cuts all agree."""
     tech, speaker_user = make_user("technician"), make_user("speaker")
