@@ -9,6 +9,8 @@ from flask_login import current_user
 
 from orchestrator.policy import allows
 
+from .i18n import script_catalogue
+
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
@@ -39,7 +41,8 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters.update(duration=duration, filesize=filesize, local_time=local_time,
                                  status_label=status_label)
-    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()), can=can)
+    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()), can=can,
+                                 script_catalogue=script_catalogue)
 
 
 def can(action: str, obj, subject: str | None = None) -> bool:
