@@ -30,6 +30,7 @@ from . import core
 from .db import db
 from .models import Event, EventStatus, Recording, StageRun, StageStatus, User, audit
 from .naming import storage_safe_name
+from .policy import visible_recordings_clause
 
 log = logging.getLogger(__name__)
 
@@ -305,15 +306,10 @@ def submit_file(path: Path, *, original_filename: str, title: str | None, user: 
 
 
 def visible_recordings(user: User, limit: int = 100) -> list[Recording]:
-    """Recordings a user may see in the panel: all for staff, their own for speakers."""
-    query = db.select(Recording).order_by(Recording.id.desc()).limit(limit)
-    if not user.has_role("technician", "editor"):
-        query = query.where(Recording.created_by_id == user.id)
+    """Recordings a user may see in the panel (orchestrator.policy: all for staff, their own for speakers)."""
+    query = (db.select(Recording).join(Event).where(visible_recordings_clause(user))
+             .order_by(Recording.id.desc()).limit(limit))
     return list(db.session.execute(query).scalars())
-
-
-def can_view_recording(user: User, recording: Recording) -> bool:
-    return user.has_role("technician", "editor") or recording.created_by_id == user.id
 
 
 def published_on_portal(limit: int = 50) -> list:

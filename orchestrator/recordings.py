@@ -55,11 +55,6 @@ def register_live_recording(event_id: int, storage_key: str, duration_s: float |
 
 # --- report takes -----------------------------------------------------------------------------------
 
-def can_record(user: User, event: Event) -> bool:
-    return event.kind == "report" and (user.has_role("technician") or user.id in (
-        getattr(event, "speaker_id", None), event.created_by_id))
-
-
 def _announce(event: Event, type_: str) -> None:
     core.redis_connection().publish(EVENTS_CHANNEL, event_message(event.id, type_))
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 from .db import db
 from .models import Event, EventStatus, Role, User, audit, utcnow
 from .naming import slugify
+from .policy import Action, allows, visible_events_clause
 from .sites import Site, subtree_query
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -154,23 +155,8 @@ def now() -> datetime:
 
 # --- permissions --------------------------------------------------------------------------------
 
-def can_manage(user: User) -> bool:
-    return user.is_authenticated and user.has_role(Role.TECHNICIAN)
-
-
-def can_view(user: User, event: Event) -> bool:
-    if not user.is_authenticated:
-        return False
-    if user.has_role(Role.TECHNICIAN, Role.EDITOR):
-        return True
-    return user.id in (event.speaker_id, event.created_by_id)
-
-
 def visible_events_query(user: User):
-    query = db.select(Event).where(Event.kind.in_(KINDS))
-    if not user.has_role(Role.TECHNICIAN, Role.EDITOR):
-        query = query.where(db.or_(Event.speaker_id == user.id, Event.created_by_id == user.id))
-    return query
+    return db.select(Event).where(Event.kind.in_(KINDS), visible_events_clause(user))
 
 
 def events_between(user: User, start: datetime, end: datetime) -> list[Event]:
@@ -320,7 +306,7 @@ def _check_conflicts(user: User | None, data: EventInput, starts: datetime, ends
                                data.host_site_id else []),
                                studio_site_id=data.studio_site_id, speaker_id=data.speaker_id,
                                exclude_ids=exclude_ids)
-    if conflicts and not (override and user is not None and user.has_role(Role.ADMIN)):
+    if conflicts and not (override and allows(user, Action.APPROVE, Event)):
         raise ConflictError(conflicts, starts)
     return conflicts
 
@@ -496,7 +482,7 @@ def add_participant(event: Event, site: Site, user: User | None, *, override: bo
         return existing
     conflicts = find_conflicts(as_utc(event.starts_at), as_utc(event.ends_at), site_ids=[site.id],
                                exclude_ids=[event.id])
-    if conflicts and not (override and user is not None and user.has_role(Role.ADMIN)):
+    if conflicts and not (override and allows(user, Action.APPROVE, Event)):
         raise ConflictError(conflicts)
     p = Participation(event_id=event.id, site_id=site.id)
     db.session.add(p)

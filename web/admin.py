@@ -8,6 +8,7 @@ from flask_wtf.csrf import generate_csrf
 
 from groundwork.redis_server import redis_url
 from orchestrator.core import settings
+from orchestrator.policy import is_admin
 
 # rq-dashboard's blueprint is a module-level object shared by every app instance, so the guard is
 # attached once, here, rather than per create_app().
@@ -27,7 +28,7 @@ CSRF_COOKIE = "_csrf_token"
 def _admins_only():
     if not current_user.is_authenticated:
         abort(401)
-    if not current_user.has_role("admin"):
+    if not is_admin(current_user):
         abort(403)
     if request.endpoint in STATE_CHANGING and request.method != "POST":
         abort(405)

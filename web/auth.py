@@ -19,6 +19,7 @@ from orchestrator.accounts import (
 )
 from orchestrator.db import db
 from orchestrator.models import audit
+from orchestrator.policy import Action, Subject, allows, holds_role
 
 from .i18n import LOCALES
 
@@ -26,16 +27,41 @@ bp = Blueprint("auth", __name__)
 
 
 def roles_required(*roles: str):
-    """Allow only users with one of `roles` (admins always pass); others get 403."""
+    """Coarse page access for pages about no single object: users holding one of `roles` (admins hold
+    every role, orchestrator.policy.holds_role); others get 403."""
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
-            if not current_user.has_role(*roles):
+            if not holds_role(current_user, *roles):
                 abort(403)
             return view(*args, **kwargs)
         return wrapper
     return decorator
+
+
+def permission_required(action: Action, kind: type, subject: Subject | None = None):
+    """Coarse page access asked of the policy before the object is loaded: 403 for users whose role
+    may never do `action` to a `kind` (the view then asks about its object with `authorize`)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not allows(current_user, action, kind, subject):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def authorize(action: Action, obj, subject: Subject | None = None):
+    """`obj` if the current user may do `action` to it; 404 if they may not even see it (whether
+    someone else's object exists is not confirmed), 403 if they may see it but not do this."""
+    if obj is None or not allows(current_user, Action.VIEW, obj, subject):
+        abort(404)
+    if not allows(current_user, action, obj, subject):
+        abort(403)
+    return obj
 
 
 def _safe_next(target: str | None) -> str | None:

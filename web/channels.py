@@ -13,13 +13,14 @@ from flask_login import current_user
 from orchestrator.db import db
 from orchestrator.models import Channel, audit
 from orchestrator.outbound import OutboundRefused, check_url
+from orchestrator.policy import Action
 from orchestrator.publishing import adapter_classes
 from orchestrator.publishing.base import PublishError
 from orchestrator.publishing.service import build_adapter, token_warnings
 from orchestrator.scheduling import EARLIEST_YEAR, LATEST_YEAR
 from orchestrator.secrets import masked_credentials, set_channel_credentials
 
-from .auth import roles_required
+from .auth import authorize, permission_required
 from .publish import publish_error
 
 bp = Blueprint("channels", __name__, url_prefix="/admin/channels")
@@ -59,12 +60,12 @@ def field_label(label: str) -> str:
     return str(FIELD_LABELS.get(label, label))
 
 
-def _channel_or_404(channel_id: int) -> Channel:
-    return db.session.get(Channel, channel_id) or abort(404)
+def _channel_or_404(channel_id: int, action: Action = Action.EDIT) -> Channel:
+    return authorize(action, db.session.get(Channel, channel_id))
 
 
 @bp.get("/")
-@roles_required("admin")
+@permission_required(Action.EDIT, Channel)
 def index():
     channels = db.session.execute(db.select(Channel).order_by(Channel.id)).scalars().all()
     return render_template("channels/index.html", channels=channels, classes=adapter_classes(),
@@ -72,7 +73,7 @@ def index():
 
 
 @bp.route("/new/<kind>", methods=["GET", "POST"])
-@roles_required("admin")
+@permission_required(Action.EDIT, Channel)
 def new(kind: str):
     cls = adapter_classes().get(kind)
     if cls is None or kind == "portal":
@@ -85,7 +86,7 @@ def new(kind: str):
 
 
 @bp.route("/<int:channel_id>", methods=["GET", "POST"])
-@roles_required("admin")
+@permission_required(Action.EDIT, Channel)
 def edit(channel_id: int):
     channel = _channel_or_404(channel_id)
     cls = adapter_classes().get(channel.kind) or abort(404)
@@ -141,9 +142,9 @@ def _save(channel: Channel, cls):
 
 
 @bp.post("/<int:channel_id>/check")
-@roles_required("admin")
+@permission_required(Action.START, Channel)
 def check(channel_id: int):
-    channel = _channel_or_404(channel_id)
+    channel = _channel_or_404(channel_id, Action.START)
     try:
         build_adapter(channel).check()
         # Only whether it worked: what the remote answered is not kept (it may not be who we think).

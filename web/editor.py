@@ -14,9 +14,10 @@ from orchestrator.db import db
 from orchestrator.glossary import set_event_glossary, terms_for
 from orchestrator.models import Recording, User, audit
 from orchestrator.models import Transcript as TranscriptRow
+from orchestrator.policy import Action, Subject
 from orchestrator.transcripts import LOW_CONFIDENCE, EditError, current, languages, save_edit, versions
 
-from .auth import roles_required
+from .auth import authorize, permission_required
 from .files import signed_url
 from .templating import local_time
 
@@ -27,7 +28,7 @@ VIDEO_URL_TTL_S = 6 * 3600  # an editing session is long; the link only opens th
 
 
 def _recording_or_404(recording_id: int) -> Recording:
-    return db.session.get(Recording, recording_id) or abort(404)
+    return authorize(Action.EDIT, db.session.get(Recording, recording_id), Subject.TRANSCRIPT)
 
 
 def edit_message(exc: EditError) -> str:
@@ -63,7 +64,7 @@ def _video_url(recording: Recording) -> str | None:
 
 
 @bp.get("")
-@roles_required("editor", "technician")
+@permission_required(Action.EDIT, Recording, Subject.TRANSCRIPT)
 def default(recording_id: int):
     rec = _recording_or_404(recording_id)
     langs = languages(rec.id)
@@ -74,7 +75,7 @@ def default(recording_id: int):
 
 
 @bp.get("/<language>")
-@roles_required("editor", "technician")
+@permission_required(Action.EDIT, Recording, Subject.TRANSCRIPT)
 def page(recording_id: int, language: str):
     rec = _recording_or_404(recording_id)
     row = current(rec.id, language) or abort(404)
@@ -95,7 +96,7 @@ def page(recording_id: int, language: str):
 
 
 @bp.get("/<language>/versions/<int:number>")
-@roles_required("editor", "technician")
+@permission_required(Action.EDIT, Recording, Subject.TRANSCRIPT)
 def version(recording_id: int, language: str, number: int):
     rec = _recording_or_404(recording_id)
     row = db.session.execute(db.select(TranscriptRow).filter_by(recording_id=rec.id, language=language,
@@ -104,7 +105,7 @@ def version(recording_id: int, language: str, number: int):
 
 
 @bp.post("/<language>")
-@roles_required("editor", "technician")
+@permission_required(Action.EDIT, Recording, Subject.TRANSCRIPT)
 def save(recording_id: int, language: str):
     rec = _recording_or_404(recording_id)
     if current(rec.id, language) is None:
@@ -130,7 +131,7 @@ def save(recording_id: int, language: str):
 
 
 @bp.post("/glossary")
-@roles_required("editor", "technician")
+@permission_required(Action.EDIT, Recording, Subject.TRANSCRIPT)
 def glossary(recording_id: int):
     rec = _recording_or_404(recording_id)
     terms = set_event_glossary(rec.event, request.form.get("glossary", ""))

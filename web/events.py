@@ -28,7 +28,8 @@ from orchestrator.invitations import (
     revoke,
 )
 from orchestrator.live import LiveError, start_event, stop_event
-from orchestrator.models import Event, Role
+from orchestrator.models import Event
+from orchestrator.policy import Action, allows
 from orchestrator.scheduling import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -40,8 +41,6 @@ from orchestrator.scheduling import (
     SchedulingError,
     add_participant,
     all_series,
-    can_manage,
-    can_view,
     cancel_event,
     create_event,
     ensure_series,
@@ -58,7 +57,7 @@ from orchestrator.scheduling import (
 )
 from orchestrator.sites import Site, levels_in_use, roots
 
-from .auth import roles_required
+from .auth import authorize, roles_required
 from .files import signed_url
 from .input_guard import accepts_upload
 from .invitation_sheet import request_sheet, sheet_state, stored_sheet_key
@@ -165,12 +164,11 @@ def level_label(level: str) -> str:
 # --- helpers ------------------------------------------------------------------------------------
 
 def event_or_404(event_id: int, *, manage: bool = False) -> Event:
+    """The event if the current user may see it (and, with `manage`, edit it): orchestrator.policy."""
     event = db.session.get(Event, event_id)
-    if event is None or event.kind not in ("conference", "report") or not can_view(current_user, event):
-        abort(404)
-    if manage and not can_manage(current_user):
-        abort(403)
-    return event
+    if event is not None and event.kind not in ("conference", "report"):
+        event = None
+    return authorize(Action.EDIT if manage else Action.VIEW, event)
 
 
 def join_url(p: Participation, external: bool = True) -> str:
@@ -222,7 +220,7 @@ def _form_context(event: Event | None, kind: str, values: Mapping[str, Any] | No
             "host_choices": host_choices, "levels": levels_in_use(),
             "level_names": {lv: level_label(lv) for lv in levels_in_use()}, "speakers": speakers(),
             "selected_sites": [s.to_dict() for s in selected], "level_label": level_label,
-            "override_allowed": current_user.has_role(Role.ADMIN)}
+            "override_allowed": allows(current_user, Action.APPROVE, Event)}
 
 
 def _event_values(event: Event) -> dict[str, Any]:
@@ -329,7 +327,7 @@ def detail(event_id: int):
     offset, limit = page_bounds(request.args.get("offset"), EVENT_PAGE_SIZE, EVENT_PAGE_SIZE)
     page = participation_page(event, offset=_on_a_page(offset, limit, counts.sites), limit=limit, counts=counts)
     return render_template("events/detail.html", event=event, counts=counts, page=page, documents=documents(event),
-                           manage=can_manage(current_user), to_local=to_local, level_label=level_label,
+                           manage=allows(current_user, Action.EDIT, event), to_local=to_local, level_label=level_label,
                            state_labels=state_labels(), endpoint="events.detail", args={"event_id": event.id},
                            anchor="#participants")
 

@@ -12,9 +12,10 @@ from media import MediaError
 from orchestrator import core
 from orchestrator.db import db
 from orchestrator.models import Recording, StageRun
-from orchestrator.pipeline import can_view_recording, retry_stage, submit_file, visible_recordings, waits_for_queue
+from orchestrator.pipeline import retry_stage, submit_file, visible_recordings, waits_for_queue
+from orchestrator.policy import Action
 
-from .auth import roles_required
+from .auth import authorize, permission_required, roles_required
 from .input_guard import accepts_upload
 from .messages import STAGE_LABELS, error_message, status_label
 
@@ -23,11 +24,8 @@ api = Blueprint("panel_api", __name__, url_prefix="/api")
 
 
 
-def _recording_or_404(recording_id: int) -> Recording:
-    recording = db.session.get(Recording, recording_id)
-    if recording is None or not can_view_recording(current_user, recording):
-        abort(404)  # 404, not 403: do not confirm that someone else's recording exists
-    return recording
+def _recording_or_404(recording_id: int, action: Action = Action.VIEW) -> Recording:
+    return authorize(action, db.session.get(Recording, recording_id))
 
 
 @bp.get("/")
@@ -82,9 +80,9 @@ def recording(recording_id: int):
 
 
 @bp.post("/recordings/<int:recording_id>/stages/<stage>/retry")
-@roles_required("technician")
+@permission_required(Action.START, Recording)
 def retry(recording_id: int, stage: str):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.START)
     run = rec.stage(stage) or abort(404)
     retry_stage(run, current_user)
     return redirect(url_for("panel.recording", recording_id=rec.id))

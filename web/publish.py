@@ -13,6 +13,7 @@ from flask_login import current_user
 from orchestrator.db import db
 from orchestrator.models import Channel, Publication, Recording
 from orchestrator.pipeline import UserFacingError
+from orchestrator.policy import Action
 from orchestrator.publishing import adapter_classes
 from orchestrator.publishing.service import (
     ACTIVE,
@@ -28,7 +29,7 @@ from orchestrator.publishing.service import (
 )
 from orchestrator.scheduling import EARLIEST_YEAR, LATEST_YEAR
 
-from .auth import roles_required
+from .auth import authorize, permission_required
 
 bp = Blueprint("publish", __name__, url_prefix="/panel")
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -67,11 +68,11 @@ def publish_error(code: str | None) -> str:
 
 
 def _recording_or_404(recording_id: int) -> Recording:
-    return db.session.get(Recording, recording_id) or abort(404)
+    return authorize(Action.APPROVE, db.session.get(Recording, recording_id))
 
 
 def _publication_or_404(pub_id: int) -> Publication:
-    return db.session.get(Publication, pub_id) or abort(404)
+    return authorize(Action.APPROVE, db.session.get(Publication, pub_id))
 
 
 def publication_json(pub: Publication) -> dict:
@@ -89,7 +90,7 @@ def publication_json(pub: Publication) -> dict:
 
 
 @bp.get("/recordings/<int:recording_id>/publish")
-@roles_required("editor")
+@permission_required(Action.APPROVE, Recording)
 def page(recording_id: int):
     rec = _recording_or_404(recording_id)
     channels = db.session.execute(db.select(Channel).where(Channel.enabled.is_(True))
@@ -125,7 +126,7 @@ def _parse_local(value: str) -> datetime | None:
 
 
 @bp.post("/recordings/<int:recording_id>/publish")
-@roles_required("editor")
+@permission_required(Action.APPROVE, Recording)
 def approve_view(recording_id: int):
     rec = _recording_or_404(recording_id)
     form = request.form
@@ -158,7 +159,7 @@ def approve_view(recording_id: int):
 
 
 @bp.post("/publications/<int:pub_id>/retry")
-@roles_required("editor")
+@permission_required(Action.APPROVE, Recording)
 def retry_view(pub_id: int):
     pub = _publication_or_404(pub_id)
     if not retry(pub, current_user):
@@ -167,7 +168,7 @@ def retry_view(pub_id: int):
 
 
 @bp.post("/publications/<int:pub_id>/unpublish")
-@roles_required("editor")
+@permission_required(Action.APPROVE, Recording)
 def unpublish_view(pub_id: int):
     pub = _publication_or_404(pub_id)
     if not unpublish(pub, current_user):
@@ -176,7 +177,7 @@ def unpublish_view(pub_id: int):
 
 
 @bp.get("/recordings/<int:recording_id>/publications.json")
-@roles_required("editor")
+@permission_required(Action.APPROVE, Recording)
 def status_json(recording_id: int):
     rec = _recording_or_404(recording_id)
     pubs = db.session.execute(db.select(Publication).filter_by(recording_id=rec.id)

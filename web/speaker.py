@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import or_
 
 from orchestrator.db import db
 from orchestrator.models import Event, Recording
 from orchestrator.naming import storage_safe_name
+from orchestrator.policy import Action, Subject, allows, own_recordings_clause
 from orchestrator.publishing.exports import latest_transcript, transcript_export
 
 from .files import signed_url
@@ -18,22 +18,9 @@ LINK_TTL_S = 300  # a download link lives five minutes: enough to start, useless
 FORMATS = ("mp4", "vtt", "srt", "txt", "docx")
 
 
-def _own_filter(user):
-    conditions = [Recording.created_by_id == user.id, Event.created_by_id == user.id]
-    if hasattr(Event, "speaker_id"):  # the speaker named on the event (scheduling), when that column exists
-        conditions.append(Event.speaker_id == user.id)
-    return or_(*conditions)
-
-
-def may_download(user, recording: Recording) -> bool:
-    if user.has_role("editor", "technician"):
-        return True
-    event = recording.event
-    return user.id in (recording.created_by_id, event.created_by_id, getattr(event, "speaker_id", None))
-
-
 def own_recordings(user) -> list[Recording]:
-    query = db.select(Recording).join(Event).where(_own_filter(user)).order_by(Recording.id.desc()).limit(200)
+    query = (db.select(Recording).join(Event).where(own_recordings_clause(user))
+             .order_by(Recording.id.desc()).limit(200))
     return list(db.session.execute(query).scalars())
 
 
@@ -66,7 +53,8 @@ def index():
 @login_required
 def download(recording_id: int, fmt: str, lang: str | None = None):
     rec = db.session.get(Recording, recording_id)
-    if rec is None or fmt not in FORMATS or not may_download(current_user, rec):
+    subject = Subject.RECORDING if fmt == "mp4" else Subject.TRANSCRIPT
+    if rec is None or fmt not in FORMATS or not allows(current_user, Action.DOWNLOAD, rec, subject):
         abort(404)  # another speaker's recording looks exactly like one that does not exist
     base = storage_safe_name(rec.event.title + ".x").rsplit(".", 1)[0]
     if fmt == "mp4":

@@ -18,9 +18,10 @@ from orchestrator.floor import FloorError, current_floor, give_floor
 from orchestrator.invitations import JoinError, check_join
 from orchestrator.models import Event
 from orchestrator.pipeline import UserFacingError
-from orchestrator.recordings import can_record, latest_recording, start_take, stop_take
+from orchestrator.policy import Action, allows
+from orchestrator.recordings import latest_recording, start_take, stop_take
 
-from .auth import roles_required
+from .auth import authorize, roles_required
 from .join import join_message, join_status
 from .messages import status_label
 
@@ -78,9 +79,7 @@ def media_messages() -> dict[str, str]:
 @bp.get("/events/<int:event_id>")
 @roles_required("technician")
 def host(event_id: int):
-    event = _event_or_404(event_id)
-    if event.confidential and not current_user.has_role("technician"):
-        abort(403)
+    event = authorize(Action.START, db.session.get(Event, event_id))
     token = sign("host", event.id, 0, _host_version(event.id), secret=core.token_secret())
     return render_template("studio/host.html", event=event, token=token, media_url=core.settings().media_server_url,
                            sites=_sites(event), floor=current_floor(event.id), messages=media_messages(),
@@ -90,7 +89,7 @@ def host(event_id: int):
 @bp.post("/events/<int:event_id>/floor")
 @roles_required("technician")
 def floor(event_id: int):
-    event = _event_or_404(event_id)
+    event = authorize(Action.START, db.session.get(Event, event_id))
     body = request.get_json(silent=True) or {}
     sites = {s["id"] for s in _sites(event)} or None
     try:
@@ -104,7 +103,7 @@ def floor(event_id: int):
 
 def _report_or_404(event_id: int) -> Event:
     event = _event_or_404(event_id)
-    if not can_record(current_user, event):
+    if event.kind != "report" or not allows(current_user, Action.START, event):
         abort(404)
     return event
 

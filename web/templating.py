@@ -5,6 +5,11 @@ from datetime import datetime
 
 from flask import Flask
 from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from orchestrator.policy import allows
+
+from .i18n import script_catalogue
 
 
 def duration(seconds: float | None) -> str:
@@ -36,4 +41,10 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters.update(duration=duration, filesize=filesize, local_time=local_time,
                                  status_label=status_label)
-    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()), can=can,
+                                 script_catalogue=script_catalogue)
+
+
+def can(action: str, obj, subject: str | None = None) -> bool:
+    """Templates ask the policy what the current user may do: {% if can('edit', recording) %}."""
+    return allows(current_user, action, obj, subject)

@@ -15,16 +15,14 @@ from media.social import MAX_SECONDS, MODES
 from orchestrator import products as prod
 from orchestrator.db import db
 from orchestrator.models import Recording
-from orchestrator.pipeline import UserFacingError, can_view_recording
+from orchestrator.pipeline import UserFacingError
+from orchestrator.policy import Action
 
-from .auth import roles_required
+from .auth import authorize, permission_required
 from .files import signed_url
 from .messages import error_message, status_label
 
 bp = Blueprint("trim", __name__, url_prefix="/panel/recordings")
-
-EDITORS = ("editor",)
-OPERATORS = ("technician", "editor")
 
 MODE_LABELS = {"centre": _l("Centre crop"), "blur": _l("Whole picture on a blurred background")}
 KIND_LABELS = {prod.TRIM: _l("Trim"), prod.SOCIAL_CUT: _l("Social cut")}
@@ -55,11 +53,8 @@ def media_message(code: str | None) -> str:
     return messages.get(code or "") or error_message(code)
 
 
-def _recording_or_404(recording_id: int) -> Recording:
-    recording = db.session.get(Recording, recording_id)
-    if recording is None or not can_view_recording(current_user, recording):
-        abort(404)
-    return recording
+def _recording_or_404(recording_id: int, action: Action) -> Recording:
+    return authorize(action, db.session.get(Recording, recording_id))
 
 
 def _product_or_404(recording: Recording, product_id: int) -> prod.MediaProduct:
@@ -78,9 +73,9 @@ def _error(code: str, status: int = 400):
 
 
 @bp.get("/<int:recording_id>/edit")
-@roles_required(*EDITORS)
+@permission_required(Action.EDIT, Recording)
 def page(recording_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.EDIT)
     mp4 = rec.asset("mp4")
     storyboard = rec.asset("storyboard")
     context = {
@@ -104,9 +99,9 @@ def page(recording_id: int):
 
 
 @bp.get("/<int:recording_id>/products")
-@roles_required(*OPERATORS)
+@permission_required(Action.VIEW, Recording)
 def products_json(recording_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.VIEW)
     return jsonify(
         duration_s=prod.edited_duration(rec),
         timeline=(t.to_json() if (t := prod.current_timeline(rec)) else None),
@@ -126,9 +121,9 @@ def _product_view(p: prod.MediaProduct) -> dict:
 
 
 @bp.post("/<int:recording_id>/trim")
-@roles_required(*EDITORS)
+@permission_required(Action.EDIT, Recording)
 def trim(recording_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.EDIT)
     data = _payload()
     try:
         product = prod.create_trim(rec, current_user, in_s=data.get("in_s"), out_s=data.get("out_s"),
@@ -140,9 +135,9 @@ def trim(recording_id: int):
 
 
 @bp.post("/<int:recording_id>/social-cuts")
-@roles_required(*EDITORS)
+@permission_required(Action.EDIT, Recording)
 def social_cut(recording_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.EDIT)
     data = _payload()
     try:
         product = prod.create_social_cut(rec, current_user, start_s=data.get("start_s"), end_s=data.get("end_s"),
@@ -154,9 +149,9 @@ def social_cut(recording_id: int):
 
 
 @bp.post("/<int:recording_id>/products/<int:product_id>/cancel")
-@roles_required(*OPERATORS)
+@permission_required(Action.STOP, Recording)
 def cancel_product(recording_id: int, product_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.STOP)
     product = _product_or_404(rec, product_id)
     if not prod.cancel_product(product, current_user):
         return _error("nothing_to_cancel", 409)
@@ -164,9 +159,9 @@ def cancel_product(recording_id: int, product_id: int):
 
 
 @bp.get("/<int:recording_id>/products/<int:product_id>/download")
-@roles_required(*OPERATORS)
+@permission_required(Action.DOWNLOAD, Recording)
 def download_product(recording_id: int, product_id: int):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.DOWNLOAD)
     product = _product_or_404(rec, product_id)
     key = (product.result or {}).get("key")
     if product.kind != prod.SOCIAL_CUT or product.status != prod.DONE or not key:
@@ -176,9 +171,9 @@ def download_product(recording_id: int, product_id: int):
 
 
 @bp.post("/<int:recording_id>/stages/<stage>/cancel")
-@roles_required(*OPERATORS)
+@permission_required(Action.STOP, Recording)
 def cancel_stage(recording_id: int, stage: str):
-    rec = _recording_or_404(recording_id)
+    rec = _recording_or_404(recording_id, Action.STOP)
     run = rec.stage(stage) or abort(404)
     stopped = prod.cancel_stage(run, current_user)
     wants_json = request.accept_mimetypes.best == "application/json" or request.is_json

@@ -22,7 +22,7 @@ from ..outbound import OutboundRefused, check_url, guarded_session
 
 log = logging.getLogger(__name__)
 
-# Error codes shown per channel (web/messages via scripts/i18n/vi_publish.py). `retryable` decides
+# Error codes shown per channel (translated in web.publish, Vietnamese in messages.po). `retryable` decides
 # whether RQ retries the job by itself; the operator can always retry from the publish page.
 ERROR_CODES = ("quota", "expired_token", "rejected_file", "auth", "config", "remote", "network",
                "processing_timeout", "not_found", "no_rendition", "outbound_refused")

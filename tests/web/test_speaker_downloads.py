@@ -119,3 +119,83 @@ def test_s3_storage_gives_presigned_links(app, two_speakers, s3_endpoint, monkey
     import requests
 
     assert requests.get(location, timeout=10).content == core.storage().local_path(key).read_bytes()
+
+
+def _social_cut(rec) -> int:
+    """A finished social cut of `rec` (its file: the recording's MP4), as the cutting room lists it."""
+    from orchestrator import products as prod
+
+    product = prod.MediaProduct(recording_id=rec.id, kind=prod.SOCIAL_CUT, status=prod.DONE,
+                                result={"key": rec.asset("mp4").storage_key})
+    db.session.add(product)
+    db.session.commit()
+    return product.id
+
+
+def _download_routes(rec, product_id: int) -> list[str]:
+    """Every route that hands out the bytes of a recording (or a file made from it) to a signed-in user."""
+    return [f"/speaker/recordings/{rec.id}/download/mp4", f"/speaker/recordings/{rec.id}/download/vtt/vi",
+            f"/speaker/recordings/{rec.id}/download/srt/vi", f"/speaker/recordings/{rec.id}/download/txt/vi",
+            f"/speaker/recordings/{rec.id}/download/docx/vi",
+            f"/panel/recordings/{rec.id}/products/{product_id}/download"]
+
+
+def test_no_download_route_gives_a_speaker_another_speakers_recording_and_every_one_gives_an_editor(
+        app, two_speakers, make_user):
+    a, b, rec_a, rec_b = two_speakers
+    db.session.add(Transcript(recording_id=rec_b.id, language="vi", version=1, text="B", cues=[
+        {"start": 0.0, "end": 1.0, "text": "B"}]))
+    db.session.commit()
+    routes_b = _download_routes(rec_b, _social_cut(rec_b))
+    speaker = app.test_client()
+    login(speaker, a)
+    for path in routes_b:  # the same 404 as for a recording that does not exist, on every route
+        assert speaker.get(path).status_code == 404, path
+    for path in (f"/panel/recordings/{rec_b.id}", f"/api/recordings/{rec_b.id}",
+                 f"/panel/recordings/{rec_b.id}/products"):
+        assert speaker.get(path).status_code == 404, path
+    editor = app.test_client()
+    login(editor, make_user("editor"))
+    for path in routes_b:
+        response = editor.get(path)
+        assert response.status_code == 302, path
+        assert editor.get(response.headers["Location"]).status_code == 200, path
+
+
+def test_the_speaker_named_on_an_event_downloads_its_recording_on_every_route(
+        app, make_user, make_recording, small_mp4):  # noqa: F811
+    """Recorded by a technician, the report belongs to its speaker too: the panel, the speaker's page and
+    the social cuts all agree."""
+    tech, speaker_user = make_user("technician"), make_user("speaker")
+    rec = make_recording(small_mp4, title="Báo cáo ghi tại phòng thu", user=tech)
+    rec.event.speaker_id = speaker_user.id
+    db.session.add(Transcript(recording_id=rec.id, language="vi", version=1, text="A", cues=[
+        {"start": 0.0, "end": 1.0, "text": "A"}]))
+    db.session.commit()
+    client = app.test_client()
+    login(client, speaker_user)
+    for path in _download_routes(rec, _social_cut(rec)):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert client.get(response.headers["Location"]).status_code == 200, path
+    assert client.get(f"/panel/recordings/{rec.id}").status_code == 200
+    assert "Báo cáo ghi tại phòng thu" in client.get("/panel/").get_data(as_text=True)
+    # Seeing it is not editing it: 403, not 404, since the speaker knows it exists.
+    assert client.get(f"/panel/recordings/{rec.id}/edit").status_code == 403
+
+
+def test_a_confidential_events_recording_is_closed_to_editors(app, make_user, make_recording, small_mp4):  # noqa: F811
+    tech, editor_user = make_user("technician"), make_user("editor")
+    rec = make_recording(small_mp4, title="Họp kín", user=tech, confidential=True)
+    product_id = _social_cut(rec)
+    editor = app.test_client()
+    login(editor, editor_user)
+    for path in [*_download_routes(rec, product_id), f"/panel/recordings/{rec.id}",
+                 f"/panel/recordings/{rec.id}/edit", f"/panel/recordings/{rec.id}/publish",
+                 f"/panel/recordings/{rec.id}/transcript"]:
+        assert editor.get(path).status_code == 404, path
+    assert "Họp kín" not in editor.get("/panel/").get_data(as_text=True)
+    technician = app.test_client()
+    login(technician, tech)
+    assert technician.get(f"/panel/recordings/{rec.id}").status_code == 200
+    assert technician.get(f"/speaker/recordings/{rec.id}/download/mp4").status_code == 302

@@ -127,9 +127,9 @@ def test_social_cut_download_is_checked(client, make_user, rec, owner) -> None:
     assert download.status_code == 302
     file = client.get(download.headers["Location"])
     assert file.status_code == 200 and "attachment" in file.headers["Content-Disposition"]
-    # Speakers never reach the cutting room or its files.
+    # A speaker who is no party of the recording cannot tell its files from ones that do not exist.
     as_user(client, make_user, "speaker")
-    assert client.get(done["download_url"]).status_code == 403
+    assert client.get(done["download_url"]).status_code == 404
 
 
 def test_stopping_a_stage_that_is_not_running(client, make_user, rec) -> None:

@@ -2,7 +2,10 @@
 (function () {
   const box = document.getElementById("sheet");
   if (!box) return;
-  const labels = JSON.parse(box.dataset.labels);
+  const labels = {
+    none: _("Not prepared yet."), queued: _("Waiting for a worker…"), running: _("Preparing…"), done: _("Ready."),
+    failed: _("Preparing the sheet failed. Try again."),
+  };
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const bar = box.querySelector(".bar");
   const label = box.querySelector(".label");
