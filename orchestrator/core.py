@@ -11,8 +11,8 @@ from flask import Flask, current_app
 from flask_migrate import Migrate, upgrade
 from redis import Redis
 
-from groundwork.config import Settings, load_settings
-from groundwork.storage import Storage, storage_from_url
+from groundwork.config import Settings, load_settings, storage_for
+from groundwork.storage import Storage
 
 from .db import db
 
@@ -66,7 +66,7 @@ def storage() -> Storage:
     app = current_app
     store = app.extensions.get("diemcau.storage")
     if store is None:
-        store = storage_from_url(settings().storage_url)
+        store = storage_for(settings().storage_url)
         app.extensions["diemcau.storage"] = store
     return store
 

@@ -9,7 +9,6 @@ presigned URLs; only playlists and subtitles are served from here when neither i
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import threading
 import time
@@ -32,6 +31,7 @@ from markupsafe import escape
 from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
+from groundwork.config import options
 from groundwork.storage import StorageError
 from orchestrator import core
 from orchestrator.db import db
@@ -82,7 +82,7 @@ class PageCache:
 
     @staticmethod
     def ttl() -> float:
-        return float(os.environ.get("DIEMCAU_PORTAL_CACHE_S") or 5)
+        return options().portal_cache_s
 
     def get(self, key: tuple) -> bytes | None:
         with self.lock:

@@ -8,12 +8,12 @@ through blob: URLs and runs its worker from one); fetches also go to the media s
 and, on a join page, to the site's own media node."""
 from __future__ import annotations
 
-import os
 import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
+from groundwork.config import options
 from orchestrator import core
 
 EMBED_ENDPOINTS = frozenset({"portal.embed"})
@@ -48,7 +48,7 @@ def allow_connect(url: str | None) -> None:
 
 def embed_ancestors() -> str:
     """Who may frame the embed player: DIEMCAU_EMBED_ANCESTORS (space-separated origins), default anyone."""
-    return (os.environ.get("DIEMCAU_EMBED_ANCESTORS") or "*").strip()
+    return options().embed_ancestors
 
 
 def _media_origins() -> list[str]:

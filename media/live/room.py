@@ -55,6 +55,7 @@ class RoomOptions:
     stats_interval_s: float = 2.0
     state_interval_s: float = 2.0
     max_subscribers: int = 1000
+    naive: bool = False     # viewers get decoded, re-encoded frames (the baseline bench/fanout.py measures)
 
 
 class Room:

@@ -9,11 +9,12 @@ peer-reflexive candidate from its first check), and `DIEMCAU_ICE_HOSTS` can pin 
 """
 from __future__ import annotations
 
-import os
 import re
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+
+from groundwork.config import options
 
 # Constrained baseline, packetization-mode 1: what every browser and OBS decode, and what x264's
 # ultrafast/zerolatency baseline output is.
@@ -23,7 +24,7 @@ H264_PROFILE = "42e01f"
 def ice_servers() -> list[RTCIceServer]:
     """ICE servers from DIEMCAU_ICE_SERVERS ("stun:host:port,turn:user:pass@host:port"), none by default."""
     servers: list[RTCIceServer] = []
-    for item in filter(None, (s.strip() for s in os.environ.get("DIEMCAU_ICE_SERVERS", "").split(","))):
+    for item in filter(None, (s.strip() for s in options().ice_servers)):
         match = re.match(r"^(turns?):([^:@]+):([^@]+)@(.+)$", item)
         if match:
             scheme, user, password, host = match.groups()
@@ -34,7 +35,7 @@ def ice_servers() -> list[RTCIceServer]:
 
 
 def _pin_host_addresses() -> None:
-    hosts = [h.strip() for h in os.environ.get("DIEMCAU_ICE_HOSTS", "").split(",") if h.strip()]
+    hosts = list(options().ice_hosts)
     if not hosts:
         return
     import aioice.ice
