@@ -23,6 +23,7 @@ from groundwork.config import load_settings, options, storage_for
 from groundwork.live_contract import EVENTS_CHANNEL, HOST_FLOOR, EventState, parse_event_message, site_floor
 from groundwork.redis_server import redis_url
 from groundwork.tokens import TokenError, sign, verify
+from media.live.aiortc_internals import negotiated_codecs
 from media.live.auth import Denied, authorise, bearer, read_state
 from media.live.fanout import NaiveSubscriber, Subscriber
 from media.live.program import DEFAULT_RENDITIONS, parse_renditions
@@ -330,7 +331,7 @@ class MediaServer:
                 log.info("bad WHEP offer for room %s: %s", event_id, exc)
                 raise Denied(400, "malformed_sdp") from None
             for transceiver in transceivers:
-                if not transceiver._codecs:
+                if not negotiated_codecs(transceiver):
                     raise Denied(400, "codec_unsupported")
                 subscriber.hook_sender(transceiver.sender)
             peer = Peer(rid=room.new_rid(), role="subscriber", pc=pc, label=label, grant=grant, subscriber=subscriber)
