@@ -247,7 +247,7 @@ def supervise() -> None:
     run_supervised(settings, env, redis_argv)
 
 
-# --- transcription (issue 6) ---------------------------------------------------------------------
+# --- transcription -------------------------------------------------------------------------------
 
 @main.command("eval-asr")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))

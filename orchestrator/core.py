@@ -33,7 +33,7 @@ def create_core_app(settings: Settings | None = None, name: str = "diemcau") -> 
     app.extensions["diemcau.settings"] = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
-    # Register tables (issue 3 adds sites, series, participations and event documents in their own modules).
+    # Register tables (sites, series, participations and event documents live in their own modules).
     from . import invitations, models, products, scheduling, sites  # noqa: F401
     return app
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -192,3 +193,19 @@ def test_the_environment_scan_sees_every_form_of_read(tmp_path):
                      "def f():\n    a = os.environ.get('A')\n    b = os.getenv('B')\n    c = 'C' in os.environ\n"
                      "    d = dict(os.environ)\n    os.environ['E'] = '1'\n    del os.environ['E']\n")
     assert [line for line, _ in environ_reads(probe)] == [2, 4, 5, 6, 7]
+
+
+HISTORY_REFERENCE = re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE)
+TEXT_SUFFIXES = {".py", ".html", ".js", ".css", ".md", ".toml", ".txt", ".cfg", ".sh"}
+
+
+def test_no_code_or_doc_points_at_an_issue_number():
+    """Comments say why, not which ticket: a ticket number means nothing to the next reader."""
+    folders = (*PROJECT_PACKAGES, *DRIVERS, "docs", "deploy")
+    files = [p for folder in folders for p in (ROOT / folder).rglob("*")
+             if p.suffix in TEXT_SUFFIXES and p.is_file() and not {".venv", "vendor"} & set(p.parts)]
+    files += [ROOT / "README.md", ROOT / "pyproject.toml"]
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}"
+             for p in files for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if HISTORY_REFERENCE.search(line)]
+    assert not found, "\n".join(found)

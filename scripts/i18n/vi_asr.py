@@ -1,4 +1,4 @@
-"""Vietnamese translations: transcription, the transcript editor, transcript search (issue 6)."""
+"""Vietnamese translations: transcription, the transcript editor, transcript search."""
 # ruff: noqa: E501
 VI = {
     # editor: messages

@@ -1,4 +1,4 @@
-"""Vietnamese translations: sites, scheduling, invitations, join page, live wall (issue 3)."""
+"""Vietnamese translations: sites, scheduling, invitations, join page, live wall."""
 # ruff: noqa: E501
 VI = {
     # scheduling errors and conflicts
