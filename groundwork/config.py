@@ -25,12 +25,18 @@ from .storage import Storage, make_private_dirs, storage_from_url
 
 def _env_int(name: str, default: int, env=None) -> int:
     value = (os.environ if env is None else env).get(name)
-    return int(value) if value not in (None, "") else default
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
 def _env_float(env, name: str, default: float) -> float:
     value = env.get(name)
-    return float(value) if value not in (None, "") else default
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
 
 
 def _env_list(env, name: str, sep: str = ",") -> tuple[str, ...]:
