@@ -78,12 +78,17 @@ def extension_ids(extensions: HeaderExtensionsMap) -> tuple[int | None, int | No
     return ids.mid, ids.abs_send_time
 
 
-def record_sent(sender, *, ntp: int, rtp_timestamp: int, packets: int, octets: int) -> None:
-    """The counters aiortc's RTCP loop writes its sender reports from (lip sync, receiver statistics)."""
+def record_sent(sender, dtls, ntp: int, rtp_timestamp: int, packets: int, octets: int,
+                new_packets: int, new_bytes: int) -> None:
+    """After `new_packets` packets (`new_bytes` on the wire) went out: the counters aiortc's RTCP loop
+    writes its sender reports from (lip sync, receiver statistics: totals of `packets` and payload
+    `octets`), and the transport's sent counters (`getStats()`). Positional: it runs per packet sent."""
     sender._RTCRtpSender__ntp_timestamp = ntp
     sender._RTCRtpSender__rtp_timestamp = rtp_timestamp
     sender._RTCRtpSender__packet_count = packets
     sender._RTCRtpSender__octet_count = octets
+    dtls._RTCDtlsTransport__tx_packets += new_packets
+    dtls._RTCDtlsTransport__tx_bytes += new_bytes
 
 
 def remember_for_retransmit(sender, packet: RtpPacket) -> None:
@@ -104,19 +109,10 @@ def sender_rtt(sender) -> float | None:
 
 # --- RTCDtlsTransport and the ICE pair under it ---------------------------------------------------
 
-def dtls_connected(dtls) -> bool:
-    return dtls._state is DtlsState.CONNECTED
-
-
-def srtp_protect(dtls) -> Callable[[bytes], bytes]:
-    """The function that encrypts one RTP packet with the transport's outbound SRTP session."""
-    return dtls._tx_srtp.protect
-
-
-def count_transport_sent(dtls, *, packets: int, octets: int) -> None:
-    """Add to the transport's sent counters (its `getStats()` reads them)."""
-    dtls._RTCDtlsTransport__tx_packets += packets
-    dtls._RTCDtlsTransport__tx_bytes += octets
+def srtp_protect(dtls) -> Callable[[bytes], bytes] | None:
+    """The function that encrypts one RTP packet with the transport's outbound SRTP session, or None
+    while the transport is not connected (the session exists from the DTLS handshake on)."""
+    return dtls._tx_srtp.protect if dtls._state is DtlsState.CONNECTED else None
 
 
 def transport_packets_received(dtls) -> int:

@@ -27,8 +27,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import HeaderExtensions, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 
 from .aiortc_internals import (
-    count_transport_sent,
-    dtls_connected,
     extension_ids,
     mark_media_loop_exited,
     mark_media_loop_started,
@@ -195,9 +193,10 @@ class DirectRtp:
     def send(self, packet: av.Packet) -> int:
         """Send ``packet``: 1 when sent, 0 when the connection is not up yet (or any more), -1 when
         this viewer's socket has a backlog (it cannot keep up)."""
-        if not self.ready or not dtls_connected(self.dtls):
+        protect = srtp_protect(self.dtls) if self.ready else None
+        if protect is None:
             return 0
-        udp, addr = self._socket()
+        udp, addr = selected_udp_path(self.dtls)
         if udp is None:
             return 0
         if udp.get_write_buffer_size() > SEND_BACKLOG_LIMIT:
@@ -206,7 +205,7 @@ class DirectRtp:
         timestamp = (self._ts_origin + timestamp) & 0xFFFFFFFF
         extensions = _extension_block(self.ext_map, self.ext_ids, self.mid, (ntp >> 14) & 0x00FFFFFF)
         first_byte = 0x90 if extensions else 0x80
-        protect, sendto = srtp_protect(self.dtls), udp.sendto
+        sendto = udp.sendto
         history, seq, ssrc, last = self.history, self._seq, self.ssrc, len(payloads) - 1
         sent = 0
         for i, payload in enumerate(payloads):
@@ -221,8 +220,7 @@ class DirectRtp:
         self.packets += len(payloads)
         self._seq = seq
         # What the sender's RTCP loop puts in its sender reports (lip sync, receiver statistics).
-        record_sent(self.sender, ntp=ntp, rtp_timestamp=timestamp, packets=self.packets, octets=self.octets)
-        count_transport_sent(self.dtls, packets=len(payloads), octets=sent)
+        record_sent(self.sender, self.dtls, ntp, timestamp, self.packets, self.octets, len(payloads), sent)
         return 1
 
     def _socket(self):

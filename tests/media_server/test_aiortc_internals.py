@@ -124,7 +124,6 @@ async def _scenario() -> dict[str, object]:
         return capture
     record("wrap_decoder_queue", tap)
     for name, probe in {
-        "dtls_connected": lambda: internals.dtls_connected(dtls),
         "sender_ssrc": lambda: internals.sender_ssrc(sender),
         "sender_mid": lambda: internals.sender_mid(sender),
         "sender_extensions_map": lambda: internals.sender_extensions_map(sender),
@@ -155,15 +154,14 @@ async def _scenario() -> dict[str, object]:
     record("remote_ssrcs", lambda: internals.remote_ssrcs(receiver))
     record("transport_packets_received", lambda: internals.transport_packets_received(receiver.transport))
 
-    ntp = 0xE000_0000_0000_0000
-    record("record_sent", lambda: internals.record_sent(sender, ntp=ntp, rtp_timestamp=timestamp,
-                                                          packets=len(NALS), octets=octets))
     def sent_counts(report) -> dict[str, tuple[int, int]]:   # getStats() refills one report object
         return {s.type: (s.packetsSent, s.bytesSent) for s in report.values()
                 if s.type in ("outbound-rtp", "transport")}
 
     before = sent_counts(await sender.getStats())
-    record("count_transport_sent", lambda: internals.count_transport_sent(dtls, packets=len(NALS), octets=4321))
+    ntp = 0xE000_0000_0000_0000
+    record("record_sent", lambda: internals.record_sent(sender, dtls, ntp, timestamp, len(NALS), octets,
+                                                          len(NALS), 4321))
     seen["stats_before"], seen["stats"] = before, sent_counts(await sender.getStats())
     seen["octets_sent"] = octets
     record("sender_octets", lambda: internals.sender_octets(sender))
@@ -199,7 +197,7 @@ async def _scenario() -> dict[str, object]:
         seen["stopped"] = False
     await viewer.close()
     await server.close()
-    record("dtls_connected.after", lambda: internals.dtls_connected(dtls))
+    record("srtp_protect.after", lambda: internals.srtp_protect(dtls))
     record("selected_udp_path.after", lambda: internals.selected_udp_path(dtls))
     return seen
 
@@ -262,11 +260,6 @@ def test_sender_extensions_map_and_extension_ids(seen):
     assert _ok(seen, "extension_ids") == (ids[MID_URI], ids[ABS_SEND_TIME_URI])
 
 
-def test_dtls_connected(seen):
-    assert _ok(seen, "dtls_connected") is True
-    assert _ok(seen, "dtls_connected.after") is False
-
-
 def test_selected_udp_path(seen):
     udp, addr = _ok(seen, "selected_udp_path")
     assert hasattr(udp, "sendto") and addr[0] == "127.0.0.1" and isinstance(addr[1], int)
@@ -276,6 +269,7 @@ def test_selected_udp_path(seen):
 def test_srtp_protect(seen):
     assert callable(_ok(seen, "srtp_protect"))
     assert seen["frames"], "the viewer decrypted nothing the sender protected"
+    assert _ok(seen, "srtp_protect.after") is None      # closed: nothing to send with
 
 
 def test_receiver_kind(seen):
@@ -306,13 +300,13 @@ def test_transport_packets_received(seen):
     assert _ok(seen, "transport_packets_received") >= before + len(NALS)
 
 
-def test_record_sent(seen):
+def test_record_sent_fills_the_sender_report_counters(seen):
     _ok(seen, "record_sent")
     assert seen["stats"]["outbound-rtp"] == (len(NALS), seen["octets_sent"])
 
 
-def test_count_transport_sent(seen):
-    _ok(seen, "count_transport_sent")
+def test_record_sent_adds_to_the_transport_counters(seen):
+    _ok(seen, "record_sent")
     (packets_before, bytes_before), (packets, octets) = seen["stats_before"]["transport"], seen["stats"]["transport"]
     assert (packets - packets_before, octets - bytes_before) == (len(NALS), 4321)
 
