@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from flask_migrate import Migrate, upgrade
 from redis import Redis
 
-from groundwork.config import Settings, load_settings, storage_for
+from groundwork.config import Options, Settings, load_settings, storage_for
+from groundwork.config import options as read_options
 from groundwork.storage import Storage
 
 from .db import db
@@ -55,6 +56,17 @@ def ensure_database(app: Flask) -> None:
 
 def settings() -> Settings:
     return current_app.extensions["diemcau.settings"]
+
+
+def options() -> Options:
+    """The tuning knobs (groundwork.config.options), read once per request: a portal page asks for the
+    media base URL once per clip, and reading the environment costs tens of microseconds."""
+    if not has_request_context():
+        return read_options()
+    cached = g.get("diemcau_options")
+    if cached is None:
+        cached = g.diemcau_options = read_options()
+    return cached
 
 
 def token_secret() -> str:

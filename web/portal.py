@@ -31,7 +31,6 @@ from markupsafe import escape
 from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
-from groundwork.config import options
 from groundwork.storage import StorageError
 from orchestrator import core
 from orchestrator.db import db
@@ -74,7 +73,7 @@ class PageCache:
 
     @staticmethod
     def ttl() -> float:
-        return options().portal_cache_s
+        return core.options().portal_cache_s
 
     def get(self, key: tuple) -> bytes | None:
         with self.lock:

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
-from groundwork.config import options
 from orchestrator import core
 
 EMBED_ENDPOINTS = frozenset({"portal.embed"})
@@ -48,7 +47,7 @@ def allow_connect(url: str | None) -> None:
 
 def embed_ancestors() -> str:
     """Who may frame the embed player: DIEMCAU_EMBED_ANCESTORS (space-separated origins), default anyone."""
-    return options().embed_ancestors
+    return core.options().embed_ancestors
 
 
 def _media_origins() -> list[str]:
