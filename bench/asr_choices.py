@@ -38,7 +38,7 @@ SPEECH_VI = DATA / "speech_vi"
 
 
 def plain_wer(refs: list[str], hyps: list[str]) -> float:
-    """The issue's scoring only: NFC, lower case, punctuation removed."""
+    """The project's scoring rule only: NFC, lower case, punctuation removed."""
     import jiwer
 
     def norm(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Fan-out and cascade benchmarks for the live media server (issue 4). Not a test: prints figures.
+"""Fan-out and cascade benchmarks for the live media server. Not a test: prints figures.
 
     python bench/fanout.py                 # encode-once vs naive fan-out, 720p30 program
     python bench/fanout.py --cascade       # glass-to-glass latency through 3 levels

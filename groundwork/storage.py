@@ -748,10 +748,6 @@ class S3Storage(Storage):
         return None
 
 
-def _env(name: str) -> str | None:
-    return os.environ.get(name) or None
-
-
 def storage_from_url(
     url: str,
     *,
@@ -764,8 +760,8 @@ def storage_from_url(
     """Build a Storage from a STORAGE_URL.
 
     * ``file:///abs/path`` or a plain path -> LocalStorage
-    * ``s3://bucket`` or ``s3://bucket/prefix`` -> S3Storage; arguments left as None come from
-      S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION (or AWS_DEFAULT_REGION).
+    * ``s3://bucket`` or ``s3://bucket/prefix`` -> S3Storage; `groundwork.config.storage_for` passes
+      the endpoint, credentials and region of the settings (S3_ENDPOINT_URL, AWS_*).
 
     Extra keyword arguments go to the constructor (e.g. ``create_bucket=True``).
     """
@@ -781,10 +777,10 @@ def storage_from_url(
         return S3Storage(
             bucket,
             unquote(parts.path).strip("/"),
-            endpoint_url=endpoint_url or _env("S3_ENDPOINT_URL"),
-            access_key=access_key or _env("AWS_ACCESS_KEY_ID"),
-            secret_key=secret_key or _env("AWS_SECRET_ACCESS_KEY"),
-            region=region or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION"),
+            endpoint_url=endpoint_url,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
             **kw,
         )
     if lowered.startswith("file:"):

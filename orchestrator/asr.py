@@ -34,6 +34,7 @@ from flask import has_app_context
 from rq import Queue, Retry, get_current_job
 from rq.job import Dependency, Job
 
+from groundwork.config import options
 from transcribe import TranscribeError, Transcript
 from transcribe.chunking import Chunk, ChunkPlan, prepare_chunks, read_wav
 from transcribe.engine import detect_language, transcribe_audio, transcribe_file
@@ -54,12 +55,10 @@ log = logging.getLogger(__name__)
 QUEUE = "asr"
 # Recordings at least this long are transcribed as chunk jobs; shorter ones in the stage job itself.
 CHUNKED_ABOVE_ENV = "DIEMCAU_ASR_CHUNKED_ABOVE_S"
-DEFAULT_CHUNKED_ABOVE_S = 120.0
 # An event whose language is "auto" has it detected from the recording (the editor asked for it).
 AUTO_LANGUAGE = "auto"
 # Subtitle tracks translated from the spoken language ("" for none): Whisper's translate task.
 TRANSLATIONS_ENV = "DIEMCAU_SUBTITLE_TRANSLATIONS"
-DEFAULT_TRANSLATIONS = "en"
 CHUNK_RETRY = (2, [10, 60])
 PLAN_SHARE = 10.0  # percent of the stage's progress bar spent decoding and cutting the audio
 RESULT_TTL_S = 24 * 3600
@@ -129,15 +128,12 @@ def merged_key(prefix: str) -> str:
 
 
 def chunked_above_s() -> float:
-    try:
-        return float(os.environ.get(CHUNKED_ABOVE_ENV, DEFAULT_CHUNKED_ABOVE_S))
-    except ValueError:
-        return DEFAULT_CHUNKED_ABOVE_S
+    return options().asr_chunked_above_s
 
 
 def translation_targets(language: str) -> list[str]:
     """Targets from DIEMCAU_SUBTITLE_TRANSLATIONS ("en", "en:whisper", ...), minus the spoken language."""
-    raw = os.environ.get(TRANSLATIONS_ENV, DEFAULT_TRANSLATIONS)
+    raw = options().subtitle_translations
     specs = [t.strip() for t in raw.split(",") if t.strip()]
     return [t for t in specs if t.partition(":")[0] != language]
 

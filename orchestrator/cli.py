@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from groundwork.config import load_settings
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -219,7 +221,7 @@ def media_server(host: str, port: int | None, relay_parent: str | None, relay_to
         for manifest in asyncio.run(recover_only(config_from_env())):
             click.echo(json.dumps(manifest, ensure_ascii=False))
         return
-    run(host=host, port=port or int(os.environ.get("DIEMCAU_MEDIA_PORT", "8089")),
+    run(host=host, port=port or load_settings().media_port,
         relay_parent=relay_parent, relay_token=relay_token, relay_id=relay_id)
 
 
@@ -245,7 +247,7 @@ def supervise() -> None:
     run_supervised(settings, env, redis_argv)
 
 
-# --- transcription (issue 6) ---------------------------------------------------------------------
+# --- transcription -------------------------------------------------------------------------------
 
 @main.command("eval-asr")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))

@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from flask_migrate import Migrate, upgrade
 from redis import Redis
 
-from groundwork.config import Settings, load_settings
-from groundwork.storage import Storage, storage_from_url
+from groundwork.config import Options, Settings, load_settings, storage_for
+from groundwork.config import options as read_options
+from groundwork.storage import Storage
 
 from .db import db
 
@@ -33,7 +34,7 @@ def create_core_app(settings: Settings | None = None, name: str = "diemcau") -> 
     app.extensions["diemcau.settings"] = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
-    # Register tables (issue 3 adds sites, series, participations and event documents in their own modules).
+    # Register tables (sites, series, participations and event documents live in their own modules).
     from . import invitations, models, products, scheduling, sites  # noqa: F401
     return app
 
@@ -57,6 +58,17 @@ def settings() -> Settings:
     return current_app.extensions["diemcau.settings"]
 
 
+def options() -> Options:
+    """The tuning knobs (groundwork.config.options), read once per request: a portal page asks for the
+    media base URL once per clip, and reading the environment costs tens of microseconds."""
+    if not has_request_context():
+        return read_options()
+    cached = g.get("diemcau_options")
+    if cached is None:
+        cached = g.diemcau_options = read_options()
+    return cached
+
+
 def token_secret() -> str:
     """The secret the panel signs and verifies its tokens with (groundwork.tokens takes it explicitly)."""
     return current_app.config["SECRET_KEY"]
@@ -66,7 +78,7 @@ def storage() -> Storage:
     app = current_app
     store = app.extensions.get("diemcau.storage")
     if store is None:
-        store = storage_from_url(settings().storage_url)
+        store = storage_for(settings().storage_url)
         app.extensions["diemcau.storage"] = store
     return store
 

@@ -114,7 +114,7 @@ def prepare(port: int | None = None) -> tuple[Settings, dict[str, str], list[str
         stop_private_redis(folder)  # one a command started in the background hands over to the supervised one
         redis_argv, env["REDIS_URL"] = private_redis_command(folder)
     os.environ["REDIS_URL"] = env["REDIS_URL"]
-    web_port = port or int(env.get("DIEMCAU_WEB_PORT", "5000"))
+    web_port = port or settings.web_port
     env["DIEMCAU_WEB_PORT"] = str(web_port)
     env.setdefault("DIEMCAU_PUBLIC_URL", f"http://127.0.0.1:{web_port}")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -1,4 +1,4 @@
-"""Domain models (first cut, see DESIGN.md). Times are stored in UTC."""
+"""Domain models (docs/architecture.md). Times are stored in UTC."""
 from __future__ import annotations
 
 import enum
@@ -82,14 +82,14 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # Scheduling (issue 3; Series and Site live in orchestrator.scheduling / orchestrator.sites).
+    # Scheduling (Series and Site live in orchestrator.scheduling / orchestrator.sites).
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True, index=True)
     host_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     speaker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     studio_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     recurrence: Mapped[str | None] = mapped_column(String(200), nullable=True)  # RRULE, on the first occurrence
     recurrence_parent_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), nullable=True, index=True)
-    # Speech recognition (issue 6): names and terms, one per line, fed to the decoder (orchestrator.glossary).
+    # Speech recognition: names and terms, one per line, fed to the decoder (orchestrator.glossary).
     glossary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
@@ -210,7 +210,7 @@ class Channel(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    # Publishing (issue 7): secrets as a Fernet token (orchestrator.secrets), never in `settings`;
+    # Publishing: secrets as a Fernet token (orchestrator.secrets), never in `settings`;
     # when the long-lived credential (refresh token, page token) stops working, warned before it breaks.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     credentials_expire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -233,7 +233,7 @@ class Publication(db.Model):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
-    # Publishing (issue 7): what the editor approved for this channel, and the adapter's resume state.
+    # Publishing: what the editor approved for this channel, and the adapter's resume state.
     title: Mapped[str | None] = mapped_column(String(300), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # rendition, privacy, download

@@ -13,7 +13,6 @@ private, e.g. `wp.sotttt.local,10.0.0.5,192.168.10.0/24` for an intranet WordPre
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from urllib.parse import urlsplit
 
@@ -23,6 +22,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
+
+from groundwork.config import options
 
 ALLOW_ENV = "DIEMCAU_OUTBOUND_ALLOW"
 
@@ -41,7 +42,7 @@ class OutboundRefused(Exception):  # noqa: N818 - not an OSError on purpose: req
 def _allowed() -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
     hosts: set[str] = set()
     networks = []
-    for entry in (os.environ.get(ALLOW_ENV) or "").split(","):
+    for entry in options().outbound_allow:
         entry = entry.strip().lower().rstrip(".")
         if not entry:
             continue

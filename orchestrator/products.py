@@ -15,7 +15,6 @@ partial outputs removed by the media layer.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from groundwork.config import options
 from media import MediaError, transcode
 from media import loudness as loud
 from media.captions import write_srt, write_vtt
@@ -91,11 +91,11 @@ class JobCancelled(UserFacingError):
 
 def encoder_choice() -> EncoderChoice:
     """DIEMCAU_VIDEO_ENCODER: auto (NVENC when a trial encode works, else libx264), libx264 or h264_nvenc."""
-    return choose_encoder(os.environ.get("DIEMCAU_VIDEO_ENCODER") or "auto")
+    return choose_encoder(options().video_encoder)
 
 
 def x264_crf() -> int:
-    return int(os.environ.get("DIEMCAU_X264_CRF") or 23)
+    return options().x264_crf
 
 
 # --- cancellation ---------------------------------------------------------------------------------

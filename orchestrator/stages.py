@@ -55,7 +55,7 @@ def stage_probe(recording: Recording, workdir: Path, progress: Progress) -> Stag
 
 
 def stage_transcode(recording: Recording, workdir: Path, progress: Progress) -> StageOutcome:
-    # Issue 5 (orchestrator.products): the ladder at -23 LUFS with poster, thumbnails and storyboard
+    # orchestrator.products: the ladder at -23 LUFS with poster, thumbnails and storyboard
     # (measured values in Asset.meta), the live trim applied, NVENC when usable, cancellable from the panel.
     from .products import transcode_stage
 

@@ -130,7 +130,7 @@ def store_automatic(recording: Recording, transcripts: dict[str, Transcript]) ->
 def render_subtitles(recording: Recording, language: str, cues: list[dict[str, Any]]) -> None:
     """Write the cues as WebVTT and SRT into storage and point the subtitle assets at them.
 
-    When the recording was trimmed (issue 5), players get the video of the edit: the subtitle
+    When the recording was trimmed, players get the video of the edit: the subtitle
     assets then point at a copy re-timed onto the edited timeline, like a trim itself makes.
     """
     prefix = subtitles_prefix(recording)
@@ -165,20 +165,15 @@ def _write_pair(base_key: str, language: str, cues: list[dict[str, Any]]) -> Non
 
 
 def _trim_timeline(recording: Recording):
-    try:
-        from .products import current_timeline
-    except ImportError:  # a tree without media products
-        return None
+    from .products import current_timeline
     return current_timeline(recording)
 
 
 def rerender_social_cuts(recording: Recording, language: str, user: User | None) -> int:
     """Queue again every social cut with ``language`` subtitles burned in (they show the old text)."""
-    try:
-        from .products import DONE, SOCIAL_CUT, EditRefused, MediaProduct, create_social_cut
-    except ImportError:  # a tree without media products
-        return 0
     from media import MediaError
+
+    from .products import DONE, SOCIAL_CUT, EditRefused, MediaProduct, create_social_cut
 
     cuts = db.session.execute(db.select(MediaProduct).filter_by(recording_id=recording.id, kind=SOCIAL_CUT,
                                                                 status=DONE).order_by(MediaProduct.id.desc())

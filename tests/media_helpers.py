@@ -318,7 +318,7 @@ def mean_volume_db(path: str | Path) -> float:
     raise RuntimeError("volumedetect printed no mean_volume")
 
 
-# --- loudness, frame content and edit checks (issue 5) ---------------------------------------------
+# --- loudness, frame content and edit checks -------------------------------------------------------
 
 
 def ebur128(path: str | Path) -> tuple[float, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -146,3 +147,65 @@ def test_the_media_server_command_loads_no_flask(tmp_path):
                                     "STORAGE_URL": str(tmp_path / "storage")})
     assert "media" in loaded and "click" in loaded
     assert not loaded & (FORBIDDEN_IN_MEDIA_SERVER - {"orchestrator"}), sorted(loaded & FORBIDDEN_IN_MEDIA_SERVER)
+
+
+# --- settings: one module reads the environment ---------------------------------------------------
+
+SETTINGS_HOME = "groundwork/config.py"
+# Modules that may touch os.environ for reading, each with the reason. Writing a variable
+# (`os.environ[name] = value`, for a child process or a library) is not a read and needs no entry.
+ENVIRON_READERS_ALLOWED = {
+    "orchestrator/launcher.py": "copies the whole environment to the processes it supervises; reads no variable",
+    "orchestrator/asr_eval.py": "copies the whole environment to the burst workers it starts; reads no variable",
+}
+
+
+def environ_reads(path: Path) -> list[tuple[int, str]]:
+    """(line, what) where `path` reads the process environment: os.environ (but as the target of an
+    assignment or `del`), os.getenv, os.environb, or `environ`/`getenv` imported from os."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    written = {id(node.value) for node in ast.walk(tree)
+               if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del)}
+    names = {"environ", "environb", "getenv", "getenvb"}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
+                and node.attr in names and id(node) not in written:
+            found.append((node.lineno, f"os.{node.attr}"))
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" and {a.name for a in node.names} & names:
+            found.append((node.lineno, "from os import " + ", ".join(a.name for a in node.names)))
+    return sorted(found)
+
+
+def test_only_the_settings_read_the_environment():
+    wrong = []
+    for path in python_files(*PROJECT_PACKAGES):
+        where = str(path.relative_to(ROOT))
+        if where != SETTINGS_HOME and where not in ENVIRON_READERS_ALLOWED:
+            wrong += [f"{where}:{line}: {what}" for line, what in environ_reads(path)]
+    assert not wrong, ("read the environment through groundwork.config (load_settings() or options()) and "
+                       "list the variable in docs/architecture.md, Settings:\n" + "\n".join(wrong))
+
+
+def test_the_environment_scan_sees_every_form_of_read(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nfrom os import getenv\n"
+                     "def f():\n    a = os.environ.get('A')\n    b = os.getenv('B')\n    c = 'C' in os.environ\n"
+                     "    d = dict(os.environ)\n    os.environ['E'] = '1'\n    del os.environ['E']\n")
+    assert [line for line, _ in environ_reads(probe)] == [2, 4, 5, 6, 7]
+
+
+HISTORY_REFERENCE = re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE)
+TEXT_SUFFIXES = {".py", ".html", ".js", ".css", ".md", ".toml", ".txt", ".cfg", ".sh"}
+
+
+def test_no_code_or_doc_points_at_an_issue_number():
+    """Comments say why, not which ticket: a ticket number means nothing to the next reader."""
+    folders = (*PROJECT_PACKAGES, *DRIVERS, "docs", "deploy")
+    files = [p for folder in folders for p in (ROOT / folder).rglob("*")
+             if p.suffix in TEXT_SUFFIXES and p.is_file() and not {".venv", "vendor"} & set(p.parts)]
+    files += [ROOT / "README.md", ROOT / "pyproject.toml"]
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()[:100]}"
+             for p in files for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if HISTORY_REFERENCE.search(line)]
+    assert not found, "\n".join(found)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from groundwork.config import options
+
 from .errors import MODEL_CORRUPT, MODEL_MISSING, TranscribeError
 
 try:  # POSIX only; without it concurrent builders still end up correct
@@ -28,7 +30,6 @@ try:  # POSIX only; without it concurrent builders still end up correct
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-CACHE_ENV = "DIEMCAU_MODEL_CACHE"
 DEFAULT_CACHE = Path("~/.cache/diemcau/whisper-base")
 MARKER = "diemcau-model.json"
 
@@ -54,8 +55,7 @@ class _Source:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else DEFAULT_CACHE.expanduser()
+    return options().model_cache or DEFAULT_CACHE.expanduser()
 
 
 def bundled_model_dir(cache_dir: str | Path | None = None, *, verify: bool = False) -> Path:

@@ -2,8 +2,8 @@
 
 Whisper can be biased towards names and terms by text it sees before each window: an
 ``initial_prompt`` (as if it had just been said) or ``hotwords`` (faster-whisper puts them in the
-prompt too). Either can hurt general speech: the issue measured about +1.3 WER points on general
-sentences with a naive prompt, and a list-shaped prompt makes Whisper answer with lists.
+prompt too). Either can hurt general speech: a naive prompt cost about +1.3 WER points on general
+sentences, and a list-shaped prompt makes Whisper answer with lists.
 
 The other lever works after decoding: a stretch of the transcript that spells a glossary term
 with the wrong diacritics ("Đảng bộ tình", "hạ giang") or, for terms of three syllables or more,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from groundwork.config import force_ctranslate2_isa, options
 
 from .bundle import bundled_model_dir
 from .errors import MODEL_CORRUPT, MODEL_MISSING, TranscribeError
@@ -86,7 +87,7 @@ def prefer_avx512() -> bool:
     same words (docs/asr.md). Must run before ctranslate2 is first imported; an operator's own
     CT2_FORCE_CPU_ISA wins. Returns whether the preference was applied.
     """
-    if "CT2_FORCE_CPU_ISA" in os.environ or "ctranslate2" in sys.modules:
+    if options().ct2_force_cpu_isa is not None or "ctranslate2" in sys.modules:
         return False
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
@@ -94,8 +95,7 @@ def prefer_avx512() -> bool:
         return False
     if " avx512_vnni" not in flags:
         return False
-    os.environ["CT2_FORCE_CPU_ISA"] = "AVX512"
-    return True
+    return force_ctranslate2_isa("AVX512")
 
 
 # Every faster-whisper import in this project comes after this package's (audio, VAD, model).

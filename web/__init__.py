@@ -48,27 +48,27 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(panel.bp)
     app.register_blueprint(panel.api)
-    from . import search  # issue 6: portal search over transcript moments (the portal links to it)
+    from . import search  # portal search over transcript moments (the portal links to it)
 
     app.register_blueprint(search.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(files.bp)
-    from . import api_events, events, join, sites, wall  # issue 3: scheduling, invitations, join page, live wall
+    from . import api_events, events, join, sites, wall  # scheduling, invitations, join page, live wall
 
     for blueprint in (events.bp, sites.bp, join.bp, wall.bp, api_events.bp):
         app.register_blueprint(blueprint)
-    from . import channels, publish, speaker  # issue 7: publishing channels, editor approval, speakers' downloads
+    from . import channels, publish, speaker  # publishing channels, editor approval, speakers' downloads
 
     for blueprint in (channels.bp, publish.bp, speaker.bp):
         app.register_blueprint(blueprint)
-    from . import internal, studio  # issue 4: studio pages, the media server's recording hand-off
+    from . import internal, studio  # studio pages, the media server's recording hand-off
 
     for blueprint in (studio.bp, internal.bp):
         app.register_blueprint(blueprint)
-    from . import trim  # issue 5: trimming, social cuts, stopping media jobs
+    from . import trim  # trimming, social cuts, stopping media jobs
 
     trim.init_app(app)
-    from . import editor  # issue 6: the transcript editor
+    from . import editor  # the transcript editor
 
     app.register_blueprint(editor.bp)
     admin.init_app(app)

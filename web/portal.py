@@ -9,7 +9,6 @@ presigned URLs; only playlists and subtitles are served from here when neither i
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import threading
 import time
@@ -38,6 +37,7 @@ from orchestrator.db import db
 from orchestrator.models import Channel, Event, Publication, Recording, Transcript
 from orchestrator.pipeline import count_view, portal_publication
 from orchestrator.publishing.portal import media_base_url
+from orchestrator.scheduling import Series
 from orchestrator.stages import media_prefix
 
 from .extensions import csrf
@@ -46,15 +46,6 @@ bp = Blueprint("portal", __name__)
 PAGE_MAX_AGE = 60         # pages: a minute (new clips appear quickly; nginx may cache them as long)
 PLAYLIST_MAX_AGE = 10     # playlists: short, they are tiny and a re-publish replaces them
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
-
-
-def _series_model():
-    """The Series model of the scheduling feature, when it is installed in this tree."""
-    try:
-        from orchestrator.scheduling import Series
-    except ImportError:
-        return None
-    return Series if hasattr(Event, "series_id") else None
 
 
 def _publication_or_404(slug: str) -> Publication:
@@ -82,7 +73,7 @@ class PageCache:
 
     @staticmethod
     def ttl() -> float:
-        return float(os.environ.get("DIEMCAU_PORTAL_CACHE_S") or 5)
+        return core.options().portal_cache_s
 
     def get(self, key: tuple) -> bytes | None:
         with self.lock:
@@ -140,8 +131,7 @@ def _transcript(recording_id: int, language: str | None = None) -> Transcript | 
 
 
 def _series_of(event: Event):
-    Series = _series_model()
-    if Series is None or not event.series_id:
+    if not event.series_id:
         return None
     return db.session.get(Series, event.series_id)
 
@@ -209,8 +199,7 @@ def clip_view(pub: Publication) -> dict[str, Any]:
 @bp.get("/")
 def home():
     def render() -> str:
-        Series = _series_model()
-        series = db.session.execute(db.select(Series).order_by(Series.name)).scalars().all() if Series else []
+        series = db.session.execute(db.select(Series).order_by(Series.name)).scalars().all()
         pubs = _published_query(24)
         return render_template("portal/home.html", publications=pubs, clips=[clip_view(p) for p in pubs],
                                series=series)
@@ -219,7 +208,6 @@ def home():
 
 @bp.get("/series/<slug>")
 def series(slug: str):
-    Series = _series_model() or abort(404)
     row = db.session.execute(db.select(Series).filter_by(slug=slug)).scalar_one_or_none() or abort(404)
     pubs = _published_query(200, series_id=row.id)
     return _page("portal/series.html", series=row, clips=[clip_view(p) for p in pubs])
@@ -308,7 +296,6 @@ def feed():
 
 @bp.get("/series/<slug>/feed.xml")
 def series_feed(slug: str):
-    Series = _series_model() or abort(404)
     row = db.session.execute(db.select(Series).filter_by(slug=slug)).scalar_one_or_none() or abort(404)
     return _rss(row.name, url_for("portal.series", slug=slug, _external=True), row.description or "",
                 _published_query(100, series_id=row.id))
@@ -316,8 +303,7 @@ def series_feed(slug: str):
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    Series = _series_model()
-    series_rows = db.session.execute(db.select(Series)).scalars().all() if Series else []
+    series_rows = db.session.execute(db.select(Series)).scalars().all()
     pubs = _published_query(5000)
     body = render_template("portal/sitemap.xml", clips=[(clip_view(p), p) for p in pubs], series=series_rows,
                            absolute=_absolute)

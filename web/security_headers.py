@@ -8,7 +8,6 @@ through blob: URLs and runs its worker from one); fetches also go to the media s
 and, on a join page, to the site's own media node."""
 from __future__ import annotations
 
-import os
 import secrets
 from urllib.parse import urlsplit
 
@@ -48,7 +47,7 @@ def allow_connect(url: str | None) -> None:
 
 def embed_ancestors() -> str:
     """Who may frame the embed player: DIEMCAU_EMBED_ANCESTORS (space-separated origins), default anyone."""
-    return (os.environ.get("DIEMCAU_EMBED_ANCESTORS") or "*").strip()
+    return core.options().embed_ancestors
 
 
 def _media_origins() -> list[str]:

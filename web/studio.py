@@ -40,10 +40,7 @@ def _host_version(event_id: int) -> int:
 
 
 def _sites(event: Event) -> list[dict]:
-    try:
-        from orchestrator.scheduling import participations
-    except ImportError:  # scheduling not installed: the chair types a site id instead
-        return []
+    from orchestrator.scheduling import participations
     out = []
     for p in participations(event):
         site = getattr(p, "site", None)

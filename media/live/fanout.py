@@ -7,9 +7,10 @@ sender's media loop instead and, in the encoder's own callback, writes each pack
 in front of the shared payload, protects it with the viewer's SRTP session and hands it to the
 viewer's UDP socket. The sender object stays for everything else: negotiation, its RTCP loop (sender
 reports fed from the counters kept here), NACK (retransmitted from a history kept here), and
-keyframe requests, which aiortc ignores on a packet path: the sender's `_send_keyframe` is pointed
+keyframe requests, which aiortc ignores on a packet path: the sender's keyframe requests are pointed
 at the shared rendition's rate-limited request, and its RTCP handler is wrapped to read the
-receiver reports and REMB that drive rendition switching.
+receiver reports and REMB that drive rendition switching. Every touch of aiortc's private attributes
+is a function of `aiortc_internals`.
 """
 from __future__ import annotations
 
@@ -23,10 +24,26 @@ from collections import deque
 import av
 from aiortc import clock
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtcrtpsender import RTP_HISTORY_SIZE
 from aiortc.rtp import HeaderExtensions, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci
 
+from .aiortc_internals import (
+    extension_ids,
+    mark_media_loop_exited,
+    mark_media_loop_started,
+    on_keyframe_request,
+    record_sent,
+    remember_for_retransmit,
+    selected_udp_path,
+    sender_extensions_map,
+    sender_mid,
+    sender_octets,
+    sender_rtt,
+    sender_ssrc,
+    srtp_protect,
+    take_over_media_loop,
+    wrap_retransmit,
+    wrap_rtcp_handler,
+)
 from .program import Program, Rendition
 
 log = logging.getLogger(__name__)
@@ -147,20 +164,18 @@ class DirectRtp:
         self.history: list[tuple | None] = [None] * RTP_HISTORY
         self._seq = random.randint(0, 0xFFFF)
         self._ts_origin = random.getrandbits(32)
-        sender._run_rtp = self._run
-        self._aiortc_retransmit = sender._retransmit
-        sender._retransmit = self._retransmit
+        take_over_media_loop(sender, self._run)
+        self._aiortc_retransmit = wrap_retransmit(sender, self._retransmit)
 
     async def _run(self, codec) -> None:
         sender = self.sender
-        sender._RTCRtpSender__rtp_started.set()
+        mark_media_loop_started(sender)
         self.packer = self.packer_for(codec)
         self.pt = codec.payloadType
-        self.ssrc = sender._ssrc
-        self.mid = sender._RTCRtpSender__mid
-        self.ext_map = sender._RTCRtpSender__rtp_header_extensions_map
-        ids = self.ext_map._HeaderExtensionsMap__ids
-        self.ext_ids = (ids.mid, ids.abs_send_time)
+        self.ssrc = sender_ssrc(sender)
+        self.mid = sender_mid(sender)
+        self.ext_map = sender_extensions_map(sender)
+        self.ext_ids = extension_ids(self.ext_map)
         self.dtls = sender.transport
         self.ready = True
         if self.on_ready:
@@ -173,14 +188,15 @@ class DirectRtp:
             self.ready = False
             if sender.track is not None:
                 sender.track.stop()
-            sender._RTCRtpSender__rtp_exited.set()
+            mark_media_loop_exited(sender)
 
     def send(self, packet: av.Packet) -> int:
         """Send ``packet``: 1 when sent, 0 when the connection is not up yet (or any more), -1 when
         this viewer's socket has a backlog (it cannot keep up)."""
-        if not self.ready or self.dtls._state is not DtlsState.CONNECTED:
+        protect = srtp_protect(self.dtls) if self.ready else None
+        if protect is None:
             return 0
-        udp, addr = self._socket()
+        udp, addr = selected_udp_path(self.dtls)
         if udp is None:
             return 0
         if udp.get_write_buffer_size() > SEND_BACKLOG_LIMIT:
@@ -189,7 +205,7 @@ class DirectRtp:
         timestamp = (self._ts_origin + timestamp) & 0xFFFFFFFF
         extensions = _extension_block(self.ext_map, self.ext_ids, self.mid, (ntp >> 14) & 0x00FFFFFF)
         first_byte = 0x90 if extensions else 0x80
-        protect, sendto = self.dtls._tx_srtp.protect, udp.sendto
+        sendto = udp.sendto
         history, seq, ssrc, last = self.history, self._seq, self.ssrc, len(payloads) - 1
         sent = 0
         for i, payload in enumerate(payloads):
@@ -204,21 +220,13 @@ class DirectRtp:
         self.packets += len(payloads)
         self._seq = seq
         # What the sender's RTCP loop puts in its sender reports (lip sync, receiver statistics).
-        sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = ntp
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__packet_count = self.packets
-        sender._RTCRtpSender__octet_count = self.octets
-        self.dtls._RTCDtlsTransport__tx_packets += len(payloads)
-        self.dtls._RTCDtlsTransport__tx_bytes += sent
+        record_sent(self.sender, self.dtls, ntp, timestamp, self.packets, self.octets, len(payloads), sent)
         return 1
 
     def _socket(self):
         """The asyncio UDP transport of the ICE pair in use, and the viewer's address (None, None
         before ICE has chosen a pair or after it closed)."""
-        pair = self.dtls.transport._connection._nominated.get(1)
-        udp = pair.protocol.transport if pair is not None else None
-        return (udp, pair.remote_addr) if udp is not None else (None, None)
+        return selected_udp_path(self.dtls)
 
     def backlog(self) -> int:
         """Bytes waiting in this viewer's socket buffer (0 while not connected)."""
@@ -235,7 +243,7 @@ class DirectRtp:
         packet.extensions.mid = self.mid
         packet.extensions.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
         # aiortc's retransmission reads its own history and wraps the packet in RTX when negotiated.
-        self.sender._RTCRtpSender__rtp_history[seq % RTP_HISTORY_SIZE] = packet
+        remember_for_retransmit(self.sender, packet)
         await self._aiortc_retransmit(sequence_number)
 
 
@@ -334,7 +342,6 @@ class Subscriber:
             if track.kind == "video":   # what was requested at attach() went out before DTLS was up
                 self.rendition.request_keyframe()
         track.direct = DirectRtp(sender, lambda negotiated: shared_packer(self.program, negotiated), on_ready)
-        original = sender._handle_rtcp_packet
 
         def on_pli() -> None:
             self.pli_count += 1
@@ -344,19 +351,19 @@ class Subscriber:
             self.last_rtcp = time.monotonic()
             if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
                 for report in packet.reports:
-                    if report.ssrc == sender._ssrc:
+                    if report.ssrc == sender_ssrc(sender):
                         self._on_report(report.fraction_lost / 256.0)
             elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == 15:
                 try:
                     bitrate, ssrcs = unpack_remb_fci(packet.fci)
                 except ValueError:
                     bitrate, ssrcs = None, []
-                if sender._ssrc in ssrcs:
+                if sender_ssrc(sender) in ssrcs:
                     self.remb_bps = bitrate
             await original(packet)
 
-        sender._send_keyframe = on_pli
-        sender._handle_rtcp_packet = on_rtcp
+        on_keyframe_request(sender, on_pli)
+        original = wrap_rtcp_handler(sender, on_rtcp)
         if sender.kind == "video":
             self._video_sender = sender
 
@@ -392,7 +399,7 @@ class Subscriber:
         if not self.adaptive or len(self.program.renditions) < 2:
             return
         top, bottom = self.program.top, self.program.bottom
-        sent = getattr(self._video_sender, "_RTCRtpSender__octet_count", 0) if self._video_sender else 0
+        sent = sender_octets(self._video_sender) if self._video_sender else 0
         t_prev, s_prev = self._eval_prev
         rate = (sent - s_prev) * 8 / max(0.001, now - t_prev)
         self._eval_prev = (now, sent)
@@ -414,8 +421,8 @@ class Subscriber:
         sent = 0
         rtt = None
         if self._video_sender is not None:
-            sent = getattr(self._video_sender, "_RTCRtpSender__octet_count", 0)
-            rtt = getattr(self._video_sender, "_RTCRtpSender__rtt", None)
+            sent = sender_octets(self._video_sender)
+            rtt = sender_rtt(self._video_sender)
         t_prev, b_prev = self._bytes_prev
         bitrate = (sent - b_prev) * 8 / max(0.001, now - t_prev) / 1000 if sent >= b_prev else 0.0
         self._bytes_prev = (now, sent)

@@ -16,6 +16,8 @@ import time
 
 import av
 
+from .aiortc_internals import remote_ssrcs, send_pli, wrap_decoder_queue
+
 log = logging.getLogger(__name__)
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
@@ -87,10 +89,7 @@ class _Tap:
 
 
 def tap(receiver, kind: str, sink, timeline: Timeline) -> _Tap:
-    original = receiver._RTCRtpReceiver__decoder_queue
-    shim = _Tap(original, kind, sink, timeline)
-    receiver._RTCRtpReceiver__decoder_queue = shim
-    return shim
+    return wrap_decoder_queue(receiver, lambda original: _Tap(original, kind, sink, timeline))
 
 
 class UpstreamKeyframes:
@@ -107,9 +106,8 @@ class UpstreamKeyframes:
             return
         if now - self._last >= 0.5:
             self._last = now
-            streams = getattr(self.receiver, "_RTCRtpReceiver__remote_streams", {})
-            for ssrc in list(streams):
-                asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+            for ssrc in remote_ssrcs(self.receiver):
+                asyncio.ensure_future(send_pli(self.receiver, ssrc))
         elif not self._pending:
             self._pending = True
             asyncio.get_running_loop().call_later(0.5, self._retry)

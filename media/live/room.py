@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from groundwork.live_contract import EventState, wall_channel
 
+from .aiortc_internals import transport_packets_received
 from .fanout import Subscriber, forget_packers
 from .program import DEFAULT_RENDITIONS, Program, RenditionSpec, Source
 
@@ -42,7 +43,7 @@ class Peer:
         for transceiver in self.pc.getTransceivers():
             transport = transceiver.receiver.transport
             if transport is not None:
-                return getattr(transport, "_RTCDtlsTransport__rx_packets", 0)
+                return transport_packets_received(transport)
         return 0
 
 
@@ -55,6 +56,7 @@ class RoomOptions:
     stats_interval_s: float = 2.0
     state_interval_s: float = 2.0
     max_subscribers: int = 1000
+    naive: bool = False     # viewers get decoded, re-encoded frames (the baseline bench/fanout.py measures)
 
 
 class Room:

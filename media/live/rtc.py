@@ -9,11 +9,14 @@ peer-reflexive candidate from its first check), and `DIEMCAU_ICE_HOSTS` can pin 
 """
 from __future__ import annotations
 
-import os
 import re
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
+
+from groundwork.config import options
+
+from .aiortc_internals import MarkerJitterBuffer, pin_host_addresses, receiver_kind, replace_jitter_buffer
 
 # Constrained baseline, packetization-mode 1: what every browser and OBS decode, and what x264's
 # ultrafast/zerolatency baseline output is.
@@ -23,7 +26,7 @@ H264_PROFILE = "42e01f"
 def ice_servers() -> list[RTCIceServer]:
     """ICE servers from DIEMCAU_ICE_SERVERS ("stun:host:port,turn:user:pass@host:port"), none by default."""
     servers: list[RTCIceServer] = []
-    for item in filter(None, (s.strip() for s in os.environ.get("DIEMCAU_ICE_SERVERS", "").split(","))):
+    for item in filter(None, (s.strip() for s in options().ice_servers)):
         match = re.match(r"^(turns?):([^:@]+):([^@]+)@(.+)$", item)
         if match:
             scheme, user, password, host = match.groups()
@@ -34,12 +37,9 @@ def ice_servers() -> list[RTCIceServer]:
 
 
 def _pin_host_addresses() -> None:
-    hosts = [h.strip() for h in os.environ.get("DIEMCAU_ICE_HOSTS", "").split(",") if h.strip()]
-    if not hosts:
-        return
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(hosts)
+    hosts = list(options().ice_hosts)
+    if hosts:
+        pin_host_addresses(hosts)
 
 
 def new_peer_connection() -> RTCPeerConnection:
@@ -87,29 +87,8 @@ def low_latency(receiver, *, audio: bool = False) -> None:
     interval (33 ms at 30 fps) per hop, so four receivers in a cascade add 130 ms for nothing. Audio
     keeps aiortc's prefetch unless `audio` (relays pass packets on; the last hop smooths jitter).
     """
-    from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-
-    class MarkerJitterBuffer(JitterBuffer):
-        def _remove_frame(self, sequence_number: int):
-            packets = []
-            timestamp = None
-            for count in range(self.capacity):
-                packet = self._packets[(self._origin + count) % self._capacity]
-                if packet is None:
-                    return None
-                if timestamp is None:
-                    timestamp = packet.timestamp
-                elif packet.timestamp != timestamp:   # a frame without a marker: the next one closed it
-                    self.remove(count)
-                    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)
-                packets.append(packet)
-                if packet.marker:
-                    self.remove(count + 1)
-                    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)
-            return None
-
-    kind = getattr(receiver, "_RTCRtpReceiver__kind", None)
+    kind = receiver_kind(receiver)
     if kind == "video":
-        receiver._RTCRtpReceiver__jitter_buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+        replace_jitter_buffer(receiver, MarkerJitterBuffer(capacity=512, is_video=True))
     elif kind == "audio" and audio:
-        receiver._RTCRtpReceiver__jitter_buffer = MarkerJitterBuffer(capacity=16, prefetch=0)
+        replace_jitter_buffer(receiver, MarkerJitterBuffer(capacity=16, prefetch=0))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,11 +19,11 @@ from pathlib import Path
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
-from groundwork.config import load_settings
+from groundwork.config import load_settings, options, storage_for
 from groundwork.live_contract import EVENTS_CHANNEL, HOST_FLOOR, EventState, parse_event_message, site_floor
 from groundwork.redis_server import redis_url
-from groundwork.storage import storage_from_url
 from groundwork.tokens import TokenError, sign, verify
+from media.live.aiortc_internals import negotiated_codecs
 from media.live.auth import Denied, authorise, bearer, read_state
 from media.live.fanout import NaiveSubscriber, Subscriber
 from media.live.program import DEFAULT_RENDITIONS, parse_renditions
@@ -62,24 +61,20 @@ class ServerConfig:
 
 def config_from_env(relay_parent: str | None = None, relay_token: str | None = None,
                     relay_id: int | None = None) -> ServerConfig:
-    settings = load_settings()
-    env = os.environ
-    renditions = parse_renditions(env["DIEMCAU_LIVE_RENDITIONS"]) if env.get("DIEMCAU_LIVE_RENDITIONS") \
-        else DEFAULT_RENDITIONS
+    settings, opts = load_settings(), options()
     room = RoomOptions(
-        renditions=renditions, fps=int(env.get("DIEMCAU_LIVE_FPS", "30")),
-        connect_timeout_s=float(env.get("DIEMCAU_LIVE_CONNECT_TIMEOUT_S", "20")),
-        peer_timeout_s=float(env.get("DIEMCAU_LIVE_PEER_TIMEOUT_S", "15")),
-        state_interval_s=float(env.get("DIEMCAU_LIVE_STATE_INTERVAL_S", "2")),
+        renditions=parse_renditions(opts.live_renditions) if opts.live_renditions else DEFAULT_RENDITIONS,
+        fps=opts.live_fps, connect_timeout_s=opts.live_connect_timeout_s, peer_timeout_s=opts.live_peer_timeout_s,
+        state_interval_s=opts.live_state_interval_s, naive=opts.live_naive,
     )
     recording = RecordingConfig(
-        spool_root=settings.data_dir / "live" / "spool", storage=storage_from_url(settings.storage_url),
-        panel_url=env.get("DIEMCAU_PANEL_INTERNAL_URL") or settings.public_url, secret=settings.secret_key,
-        segment_s=float(env.get("DIEMCAU_LIVE_SEGMENT_S", "2")))
+        spool_root=settings.data_dir / "live" / "spool", storage=storage_for(settings.storage_url, opts),
+        panel_url=opts.panel_internal_url or settings.public_url, secret=settings.secret_key,
+        segment_s=opts.live_segment_s)
     return ServerConfig(secret=settings.secret_key, redis_url=redis_url(settings), recording=recording, room=room,
-                        relay_parent=relay_parent or env.get("DIEMCAU_RELAY_PARENT") or None,
-                        relay_token=relay_token or env.get("DIEMCAU_RELAY_TOKEN") or None,
-                        relay_id=relay_id if relay_id is not None else int(env.get("DIEMCAU_RELAY_ID", "0")))
+                        relay_parent=relay_parent or opts.relay_parent,
+                        relay_token=relay_token or opts.relay_token,
+                        relay_id=relay_id if relay_id is not None else opts.relay_id)
 
 
 def error(denied: Denied) -> web.Response:
@@ -319,7 +314,7 @@ class MediaServer:
             # when it applies the offer, and silently ignores preferences set later.
             # Only the kinds the viewer asked for (a relay's second uplink takes video alone).
             kinds = re.findall(r"^m=(audio|video) ", offer, re.MULTILINE)
-            cls = NaiveSubscriber if os.environ.get("DIEMCAU_LIVE_NAIVE") == "1" else Subscriber
+            cls = NaiveSubscriber if room.options.naive else Subscriber
             subscriber = cls(room.program, pc=pc, label=label,
                              site_id=grant.subject_id if grant.kind == "site" else None, rendition=rendition)
             transceivers = []
@@ -336,7 +331,7 @@ class MediaServer:
                 log.info("bad WHEP offer for room %s: %s", event_id, exc)
                 raise Denied(400, "malformed_sdp") from None
             for transceiver in transceivers:
-                if not transceiver._codecs:
+                if not negotiated_codecs(transceiver):
                     raise Denied(400, "codec_unsupported")
                 subscriber.hook_sender(transceiver.sender)
             peer = Peer(rid=room.new_rid(), role="subscriber", pc=pc, label=label, grant=grant, subscriber=subscriber)

@@ -2,8 +2,7 @@
 marking it published; unpublishing hides it (the portal shows only published, non-confidential clips)."""
 from __future__ import annotations
 
-import os
-
+from .. import core
 from ..naming import slugify
 from .base import Adapter, JobContext, RemoteRef
 
@@ -15,7 +14,7 @@ def portal_slug(title: str, recording_id: int) -> str:
 def media_base_url() -> str | None:
     """DIEMCAU_MEDIA_BASE_URL: where storage (or nginx in front of it) serves media publicly, so the
     portal emits storage URLs instead of streaming segments through Python (see docs/publishing.md)."""
-    return (os.environ.get("DIEMCAU_MEDIA_BASE_URL") or "").rstrip("/") or None
+    return core.options().media_base_url
 
 
 class PortalAdapter(Adapter):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
 import shutil
 import threading
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from rq import Queue, Retry, get_current_job
+
+from groundwork.config import options
 
 from .. import core
 from ..db import db
@@ -255,7 +256,7 @@ def unpublish(pub: Publication, user: User | None) -> bool:
 def _enqueue(pub: Publication, *, action: str = "publish", run_at: datetime | None = None) -> None:
     q = Queue("publish", connection=core.redis_connection())
     kwargs: dict[str, Any] = dict(
-        job_timeout=int(os.environ.get("DIEMCAU_PUBLISH_TIMEOUT_S") or 3 * 3600),
+        job_timeout=options().publish_timeout_s,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
         description=f"{action} publication {pub.id} ({pub.channel.kind})",
@@ -274,7 +275,7 @@ class Lease:
     worker's lease runs out after DIEMCAU_PUBLISH_LEASE_S, and then a retry may take over (and resume)."""
 
     def __init__(self, publication_id: int):
-        self.ttl = float(os.environ.get("DIEMCAU_PUBLISH_LEASE_S") or 60)
+        self.ttl = options().publish_lease_s
         self.lock = core.redis_connection().lock(lease_key(publication_id), timeout=self.ttl)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -20,6 +20,7 @@ import pytest
 from werkzeug.http import parse_options_header
 
 from groundwork import storage as storage_module
+from groundwork.config import storage_for
 from groundwork.storage import (
     TEMP_PREFIX,
     LocalStorage,
@@ -651,12 +652,12 @@ def test_storage_from_url_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             storage_from_url(bad)
 
 
-def test_storage_from_url_s3_env_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_for_takes_s3_endpoint_and_credentials_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3_ENDPOINT_URL", "http://minio.local:9000")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "env-key")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
     monkeypatch.setenv("AWS_REGION", "ap-southeast-1")
-    store = storage_from_url("s3://media-bucket/site/vn", create_bucket=True, multipart_threshold=8 * MiB)
+    store = storage_for("s3://media-bucket/site/vn", create_bucket=True, multipart_threshold=8 * MiB)
     assert isinstance(store, S3Storage)
     assert (store.bucket, store.prefix, store.endpoint_url, store.region) == (
         "media-bucket", "site/vn/", "http://minio.local:9000", "ap-southeast-1")
@@ -673,7 +674,7 @@ def test_storage_from_url_s3_env_fallback(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("S3_ENDPOINT_URL")
-    store = storage_from_url("s3://media-bucket")
+    store = storage_for("s3://media-bucket")
     assert isinstance(store, S3Storage)
     assert (store.endpoint_url, store.region, store.addressing_style) == (None, "us-east-1", "auto")
 

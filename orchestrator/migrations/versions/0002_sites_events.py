@@ -1,4 +1,4 @@
-"""sites, series, participations, event documents; scheduling columns on events (issue 3)
+"""sites, series, participations, event documents; scheduling columns on events
 
 Revision ID: 0002_sites_events
 Revises: 0001

@@ -1,4 +1,4 @@
-"""transcripts: glossaries on events and series, the cue index that portal search reads (issue 6)
+"""transcripts: glossaries on events and series, the cue index that portal search reads
 
 Revision ID: 0004_transcripts
 Revises: see down_revision
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 revision = '0004_transcripts'
 down_revision = '0002_sites_events'
 branch_labels = None
-# The series table comes from the scheduling branch (issue 3); its glossary column needs it first.
+# The series table comes from the scheduling migration; its glossary column needs it first.
 depends_on = None
 
 
