@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from portal_load import ROOT, drive, free_port, seed  # noqa: E402
+from portal_load import drive, seed, web_server  # noqa: E402
 
 USERNAME = "kythuat-bench"
 PASSWORD = "đồi-chè-xanh-mướt-2026"
@@ -110,57 +109,39 @@ def main() -> int:
 
     # A Redis of the bench's own: the login throttle's counters must start empty.
     env["REDIS_URL"] = ensure_private_redis(data / "redis")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(args.workers), "--threads",
-           str(args.threads), "--timeout", "3600", "--bind", f"127.0.0.1:{port}", "web:create_app()"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        import requests
+    import requests
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                print("gunicorn did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.3)
-        clip = f"{base}/v/{slugs[len(slugs) // 2]}"
-        for _ in range(20):  # warm the workers (imports, template compilation)
-            requests.get(clip, timeout=10)
-            requests.get(base + "/login", timeout=10)
-        print(f"gunicorn {args.workers} workers x {args.threads} threads; portal: {args.readers} clients on a clip "
-              f"page; logins: {args.guessers} clients; {args.seconds:g} s per case; {os.cpu_count()} cores")
-        print(f"{'case':44} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 x':>6}  login answers (status: count)")
-        # Right passwords before wrong ones: the guesses' throttle would refuse the right ones for a minute.
-        cases = [("portal alone", None), (f"portal + {args.guessers} right-password logins", PASSWORD),
-                 (f"portal + {args.guessers} wrong-password guessers", "wrong-password-guess")]
-        results, alone_p99 = {}, None
-        for name, password in cases:
-            portal, logins = portal_with_flood(clip, base, args, password)
-            alone_p99 = alone_p99 or portal["p99_ms"]
-            ratio = portal["p99_ms"] / alone_p99
-            answers = ", ".join(f"{k}: {v}" for k, v in logins["statuses"].items()) if logins else ""
-            if logins:
-                answers += f" (login p50 {logins['p50_ms']:.0f} ms)"
-            print(f"{name:44} {portal['rps']:7.1f} {portal['p50_ms']:8.1f} {portal['p99_ms']:8.1f} {ratio:6.2f}"
-                  f"  {answers}")
-            results[name] = {"portal_rps": round(portal["rps"], 1), "p50_ms": round(portal["p50_ms"], 1),
-                             "p99_ms": round(portal["p99_ms"], 1), "p99_ratio": round(ratio, 2),
-                             "portal_errors": portal["errors"], "logins": logins}
-            time.sleep(1)
-        print(json.dumps(results))
-        return 0
+    try:
+        with web_server(env, args.workers, args.threads) as base:
+            clip = f"{base}/v/{slugs[len(slugs) // 2]}"
+            for _ in range(20):  # warm the workers (imports, template compilation)
+                requests.get(clip, timeout=10)
+                requests.get(base + "/login", timeout=10)
+            print(f"gunicorn {args.workers} workers x {args.threads} threads; portal: {args.readers} clients on a clip "
+                  f"page; logins: {args.guessers} clients; {args.seconds:g} s per case; {os.cpu_count()} cores")
+            print(f"{'case':44} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 x':>6}  login answers (status: count)")
+            # Right passwords before wrong ones: the guesses' throttle would refuse the right ones for a minute.
+            cases = [("portal alone", None), (f"portal + {args.guessers} right-password logins", PASSWORD),
+                     (f"portal + {args.guessers} wrong-password guessers", "wrong-password-guess")]
+            results, alone_p99 = {}, None
+            for name, password in cases:
+                portal, logins = portal_with_flood(clip, base, args, password)
+                alone_p99 = alone_p99 or portal["p99_ms"]
+                ratio = portal["p99_ms"] / alone_p99
+                answers = ", ".join(f"{k}: {v}" for k, v in logins["statuses"].items()) if logins else ""
+                if logins:
+                    answers += f" (login p50 {logins['p50_ms']:.0f} ms)"
+                print(f"{name:44} {portal['rps']:7.1f} {portal['p50_ms']:8.1f} {portal['p99_ms']:8.1f} {ratio:6.2f}"
+                      f"  {answers}")
+                results[name] = {"portal_rps": round(portal["rps"], 1), "p50_ms": round(portal["p50_ms"], 1),
+                                 "p99_ms": round(portal["p99_ms"], 1), "p99_ratio": round(ratio, 2),
+                                 "portal_errors": portal["errors"], "logins": logins}
+                time.sleep(1)
+            print(json.dumps(results))
     finally:
-        server.terminate()
-        server.wait(10)
         stop_private_redis(data / "redis")
         shutil.rmtree(data, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

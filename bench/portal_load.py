@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -113,6 +114,34 @@ async def drive(url: str, seconds: float, concurrency: int, headers: dict[str, s
             "errors": errors}
 
 
+@contextlib.contextmanager
+def web_server(env: dict[str, str], workers: int, threads: int):
+    """The Procfile's web command (gunicorn) on a free loopback port; yields its base URL once it answers."""
+    import requests
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers), "--threads",
+           str(threads), "--timeout", "3600", "--bind", f"127.0.0.1:{port}", "web:create_app()"]
+    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def run_wrk(url: str, seconds: float, concurrency: int) -> str | None:
     if not shutil.which("wrk"):
         return None
@@ -140,51 +169,32 @@ def main() -> int:
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     slugs = seed(env, args.clips)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # The Procfile's web command, on a free loopback port.
-    cmd = [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(args.workers), "--threads",
-           str(args.threads), "--timeout", "3600", "--bind", f"127.0.0.1:{port}", "web:create_app()"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        import requests
+    import requests
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                print("gunicorn did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.3)
-        clip = f"{base}/v/{slugs[len(slugs) // 2]}"
-        etag = requests.get(clip, timeout=5).headers["ETag"]
-        cases = [("home /", base + "/", None), ("clip /v/<slug>", clip, None),
-                 ("clip, revalidated (304)", clip, {"If-None-Match": etag}),
-                 ("playlist master.m3u8", clip + "/hls/master.m3u8", None)]
-        print(f"gunicorn {args.workers} workers x {args.threads} threads; {args.concurrency} concurrent clients, "
-              f"{args.seconds:g} s per case, {args.clips} clips")
-        print(f"{'case':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-        results = {}
-        for name, url, headers in cases:
-            for _ in range(20):  # warm the workers (imports, template compilation)
-                requests.get(url, headers=headers or {}, timeout=10)
-            r = asyncio.run(drive(url, args.seconds, args.concurrency, headers))
-            results[name] = r
-            print(f"{name:28} {r['rps']:8.1f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}")
-            wrk = run_wrk(url, args.seconds, args.concurrency) if headers is None else None
-            if wrk:
-                print(f"{'':28} {wrk}")
-        print(json.dumps({k: {m: round(v, 1) for m, v in r.items()} for k, r in results.items()}))
-        return 0
+    try:
+        with web_server(env, args.workers, args.threads) as base:
+            clip = f"{base}/v/{slugs[len(slugs) // 2]}"
+            etag = requests.get(clip, timeout=5).headers["ETag"]
+            cases = [("home /", base + "/", None), ("clip /v/<slug>", clip, None),
+                     ("clip, revalidated (304)", clip, {"If-None-Match": etag}),
+                     ("playlist master.m3u8", clip + "/hls/master.m3u8", None)]
+            print(f"gunicorn {args.workers} workers x {args.threads} threads; {args.concurrency} concurrent clients, "
+                  f"{args.seconds:g} s per case, {args.clips} clips")
+            print(f"{'case':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+            results = {}
+            for name, url, headers in cases:
+                for _ in range(20):  # warm the workers (imports, template compilation)
+                    requests.get(url, headers=headers or {}, timeout=10)
+                r = asyncio.run(drive(url, args.seconds, args.concurrency, headers))
+                results[name] = r
+                print(f"{name:28} {r['rps']:8.1f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}")
+                wrk = run_wrk(url, args.seconds, args.concurrency) if headers is None else None
+                if wrk:
+                    print(f"{'':28} {wrk}")
+            print(json.dumps({k: {m: round(v, 1) for m, v in r.items()} for k, r in results.items()}))
     finally:
-        server.terminate()
-        server.wait(10)
         shutil.rmtree(data, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 Debian's Chromium driven by Playwright (no browser download: executable_path=/usr/bin/chromium)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -116,6 +117,17 @@ def wait_for_js(page, expression: str, timeout: float = 30_000, polling_ms: floa
         if time.monotonic() > deadline:
             raise TimeoutError(f"{expression!r} still false after {timeout:.0f} ms (last error: {last_error})")
         page.wait_for_timeout(polling_ms)
+
+
+def wait_for_portal_link(page, timeout: float = 240_000) -> None:
+    """On a recording's panel page: the stages move live (no reload) until the portal link appears; fails with
+    the stages and the worker's log when a stage failed or time ran out."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the assertion below says what happened instead
+        page.wait_for_selector("#portal-link:not([hidden]), li.stage.failed", timeout=timeout)
+    assert page.locator("#portal-link:not([hidden])").count() == 1, (
+        page.locator("ol.stages").inner_text(), (ARTIFACTS / "worker.log").read_text()[-3000:])
 
 
 def watch_csp(page) -> list[str]:
