@@ -30,8 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import has_app_context
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 from rq.job import Dependency, Job
 
 from transcribe import TranscribeError, Transcript
@@ -44,10 +43,11 @@ from transcribe.options import DecodeOptions, PlanOptions
 from transcribe.transcript import merge_transcripts
 from transcribe.translate import Translator, translator_for
 
-from . import core
+from . import core, runtime
 from .db import db
 from .models import EventStatus, Recording, StageRun, StageStatus
-from .pipeline import StageOutcome, now
+from .pipeline import StageOutcome
+from .runtime import now
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ AUTO_LANGUAGE = "auto"
 # Subtitle tracks translated from the spoken language ("" for none): Whisper's translate task.
 TRANSLATIONS_ENV = "DIEMCAU_SUBTITLE_TRANSLATIONS"
 DEFAULT_TRANSLATIONS = "en"
-CHUNK_RETRY = (2, [10, 60])
+CHUNK_RETRY = (10, 60)  # seconds before each retry
 PLAN_SHARE = 10.0  # percent of the stage's progress bar spent decoding and cutting the audio
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -156,23 +156,6 @@ def tracks_for(language: str | None, base: DecodeOptions, translations: list[str
     return tracks
 
 
-# --- app context for RQ entry points ----------------------------------------------------------
-
-def _in_app(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if has_app_context():
-            return fn(*args, **kwargs)
-        from .jobs import _core_app
-
-        with _core_app().app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
-    return wrapper
-
-
 # --- preparing and enqueuing -------------------------------------------------------------------
 
 def prepare(source: Path, prefix: str, tracks: list[Track], *, model: str | None, workdir: Path,
@@ -196,14 +179,14 @@ def prepare(source: Path, prefix: str, tracks: list[Track], *, model: str | None
     return spec
 
 
-def chunk_timeout(chunk: Chunk) -> int:
+def chunk_timeout(duration_s: float) -> int:
     # A one-thread CPU worker decodes the base model at ~0.1-0.3x real time; large models are slower.
-    return int(max(300, 20 * chunk.duration))
+    return int(max(300, 20 * duration_s))
 
 
 def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QUEUE) -> Job:
     """One job per chunk and track, then the merge job that depends on all of them."""
-    queue = Queue(queue_name, connection=core.redis_connection())
+    queue = runtime.queue(queue_name)
     jobs = []
     with queue.connection.pipeline() as pipe:
         data = []
@@ -211,10 +194,8 @@ def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QU
             if track.from_text:
                 continue  # made from the merged transcript by the merge job
             for chunk in spec.plan.chunks:
-                data.append(Queue.prepare_data(
-                    "orchestrator.asr.run_chunk", (spec.prefix, t, chunk.index),
-                    timeout=chunk_timeout(chunk), retry=Retry(max=CHUNK_RETRY[0], interval=CHUNK_RETRY[1]),
-                    result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
+                data.append(runtime.prepare_data(
+                    run_chunk, (spec.prefix, t, chunk.index), duration_s=chunk.duration,
                     description=f"asr {track.language} chunk {chunk.index + 1}/{len(spec.plan.chunks)} "
                                 f"({chunk.start:.1f}-{chunk.end:.1f} s) {spec.prefix}",
                     meta={"asr_prefix": spec.prefix, "track": t, "chunk": chunk.index}))
@@ -222,12 +203,10 @@ def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QU
             jobs = queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
-    return queue.enqueue("orchestrator.asr.run_merge", spec.prefix, job_id=merge_job_id, depends_on=depends,
-                         job_timeout=int(max(600, spec.plan.duration_s / 10)),
-                         retry=Retry(max=CHUNK_RETRY[0], interval=CHUNK_RETRY[1]),
-                         result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
-                         description=f"asr merge {len(spec.plan.chunks)} chunks {spec.prefix}",
-                         meta={"asr_prefix": spec.prefix})
+    return runtime.enqueue(run_merge, spec.prefix, queue_name=queue_name, duration_s=spec.plan.duration_s,
+                           job_id=merge_job_id, depends_on=depends,
+                           description=f"asr merge {len(spec.plan.chunks)} chunks {spec.prefix}",
+                           meta={"asr_prefix": spec.prefix})
 
 
 # --- the jobs ----------------------------------------------------------------------------------
@@ -238,7 +217,7 @@ def load_spec(prefix: str) -> Spec:
     return Spec.from_json(core.storage().get_bytes(spec_key(prefix)))
 
 
-@_in_app
+@runtime.job(QUEUE, timeout=chunk_timeout, retry=CHUNK_RETRY, result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S)
 def run_chunk(prefix: str, track_index: int, chunk_index: int) -> dict[str, Any]:
     """RQ job: transcribe one chunk for one track. Bad input is recorded as the chunk's result, not retried."""
     spec = load_spec(prefix)
@@ -326,7 +305,8 @@ def collect(spec: Spec) -> Merged:
     return Merged(transcripts, chunk_seconds=round(busy, 3))
 
 
-@_in_app
+@runtime.job(QUEUE, timeout=lambda duration_s: int(max(600, duration_s / 10)), retry=CHUNK_RETRY,
+             result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S)
 def run_merge(prefix: str) -> dict[str, Any]:
     """RQ job: merge the chunks; finishes the pipeline stage of a recording, or stores merged.json."""
     spec = Spec.from_json(core.storage().get_bytes(spec_key(prefix)))

@@ -10,17 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 
 from media import MediaError, probe
 from media.safe_input import check_file_name
@@ -30,6 +29,7 @@ from . import core
 from .db import db
 from .models import Event, EventStatus, Recording, StageRun, StageStatus, User, audit
 from .naming import storage_safe_name
+from .runtime import Progress, UserFacingError, enqueue, job, now, queue  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("publish", "publish", lambda d: 600),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-RETRY_INTERVALS = [15, 60, 300]
-
-
-class UserFacingError(Exception):
-    """An input problem with a stable code the web layer translates."""
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+RETRY_INTERVALS = (15, 60, 300)
 
 
 def sha256_file(path: Path) -> str:
@@ -111,10 +98,6 @@ def ingest_file(path: Path, *, original_filename: str, title: str | None = None,
 
 # --- queueing -----------------------------------------------------------------------------------
 
-def queue(name: str) -> Queue:
-    return Queue(name, connection=core.redis_connection())
-
-
 def enqueue_next(recording_id: int) -> StageRun | None:
     """Enqueue the first pending stage of a recording; returns it, or None when nothing is pending.
 
@@ -147,11 +130,9 @@ def _enqueue(run: StageRun, recording: Recording) -> None:
         return
     spec = STAGE_BY_NAME[run.stage]
     try:
-        queue(spec.queue).enqueue(
-            "orchestrator.jobs.run_stage", recording.id, run.stage, job_id=job_id,
-            job_timeout=spec.timeout(recording.duration_s or 0.0),
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-            result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+        enqueue(
+            run_stage_job, recording.id, run.stage, queue_name=spec.queue, job_id=job_id,
+            timeout=spec.timeout(recording.duration_s or 0.0),
             description=f"{run.stage} recording {recording.id}",
             meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
         )
@@ -199,29 +180,12 @@ def _finish_event(recording: Recording) -> None:
 
 # --- running a stage ----------------------------------------------------------------------------
 
-class Progress:
-    """A job's progress into its database row (any model with `id` and `percent`: a StageRun, a
-    MediaProduct; None for a job that has no row, such as the invitations sheet) and the RQ job meta,
-    throttled so the database is not hammered."""
-
-    def __init__(self, row=None, min_interval_s: float = 0.5):
-        self.model, self.row_id = (type(row), row.id) if row is not None else (None, None)
-        self.min_interval_s = min_interval_s
-        self._last = 0.0
-
-    def __call__(self, percent: float) -> None:
-        t = time.monotonic()
-        if t - self._last < self.min_interval_s and percent < 100:
-            return
-        self._last = t
-        percent = max(0.0, min(100.0, float(percent)))
-        if self.model is not None:
-            db.session.execute(db.update(self.model).where(self.model.id == self.row_id).values(percent=percent))
-            db.session.commit()
-        job = get_current_job()
-        if job is not None:
-            job.meta.update(percent=percent)
-            job.save_meta()
+@job("media", timeout=STAGE_BY_NAME["transcode"].timeout, retry=RETRY_INTERVALS)
+def run_stage_job(recording_id: int, stage: str) -> dict:
+    """The RQ entry point of every stage; it runs on its stage's queue (STAGES), the timeout from the
+    stage and the recording's duration."""
+    result = run_stage(recording_id, stage)
+    return {"stage": stage, "status": result.status, "app": current_app.name}
 
 
 def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enqueue: bool = True) -> StageRun:

@@ -37,7 +37,7 @@ from media.timeline import Timeline, parse_time, shift_cues
 from . import core
 from .db import db
 from .models import Asset, EventStatus, Recording, StageRun, StageStatus, Transcript, User, audit, utcnow
-from .pipeline import Progress, UserFacingError, now, queue
+from .runtime import Progress, UserFacingError, enqueue, job, now
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +292,8 @@ def create_social_cut(recording: Recording, user: User | None, *, start_s: Any, 
 
 
 def _enqueue(product: MediaProduct, duration_s: float) -> None:
-    job = queue("media").enqueue(
-        "orchestrator.products.run_product_job", product.id,
-        job_timeout=int(max(900, 6 * duration_s)),
-        result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+    job = enqueue(
+        run_product_job, product.id, duration_s=duration_s,
         description=f"{product.kind} {product.id} of recording {product.recording_id}",
         meta={"product_id": product.id, "percent": 0.0},
     )
@@ -436,26 +434,12 @@ def transcode_stage(recording: Recording, workdir: Path, src: Path, progress: Ca
 
 # --- running product jobs ---------------------------------------------------------------------------
 
+@job("media", timeout=lambda duration_s: int(max(900, 6 * duration_s)))
 def run_product_job(product_id: int) -> dict:
-    """RQ entry point (runs inside the core app context, like orchestrator.jobs.run_stage)."""
-    from flask import has_app_context
-
-    if has_app_context():
-        return _run_and_close(product_id)
-    from .jobs import _core_app
-
-    with _core_app().app_context():
-        return _run_and_close(product_id)
-
-
-def _run_and_close(product_id: int) -> dict:
-    try:
-        product = run_product(product_id)
-        if product is None:
-            return {"product": product_id, "status": "missing"}
-        return {"product": product.id, "status": product.status}
-    finally:
-        db.session.remove()
+    product = run_product(product_id)
+    if product is None:
+        return {"product": product_id, "status": "missing"}
+    return {"product": product.id, "status": product.status}
 
 
 def run_product(product_id: int) -> MediaProduct | None:

@@ -14,7 +14,8 @@ from . import core
 from .db import db
 from .models import Asset, Event, EventStatus, Publication, Recording
 from .naming import slugify
-from .pipeline import StageOutcome, now
+from .pipeline import StageOutcome
+from .runtime import now
 from .seed import portal_channel
 
 Progress = Callable[[float], None]
