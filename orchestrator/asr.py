@@ -33,7 +33,7 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Dependency, Job
 
-from transcribe import TranscribeError, Transcript
+from transcribe import TranscribeError, Transcript, build_cues, write_srt, write_vtt
 from transcribe.chunking import Chunk, ChunkPlan, prepare_chunks, read_wav
 from transcribe.engine import detect_language, transcribe_audio, transcribe_file
 from transcribe.errors import CODES
@@ -45,9 +45,10 @@ from transcribe.translate import Translator, translator_for
 
 from . import core, runtime
 from .db import db
+from .glossary import terms_for
 from .models import EventStatus, Recording, StageRun, StageStatus
-from .pipeline import StageOutcome
-from .runtime import now
+from .runtime import StageOutcome, now, stage_finished
+from .transcripts import store_automatic
 
 log = logging.getLogger(__name__)
 
@@ -332,9 +333,6 @@ def _stage_run(recording_id: int, prefix: str) -> StageRun | None:
 
 
 def _finish_stage(spec: Spec, merged: Merged) -> dict[str, Any]:
-    from .pipeline import enqueue_next
-    from .transcripts import store_automatic
-
     run = _stage_run(spec.recording_id, spec.prefix)
     if run is None:
         return {"stale": True}
@@ -351,7 +349,7 @@ def _finish_stage(spec: Spec, merged: Merged) -> dict[str, Any]:
     run.result = {**(run.result or {}), **_summary(merged.transcripts, stored), "chunk_seconds": merged.chunk_seconds}
     db.session.commit()
     core.storage().delete_prefix(spec.prefix + "/")  # chunk audio and results are no longer needed
-    enqueue_next(spec.recording_id)
+    stage_finished.send(spec.recording_id)
     return {"done": True}
 
 
@@ -385,9 +383,6 @@ class DeferredOutcome(StageOutcome):
 def transcribe_recording(recording: Recording, source: Path, workdir: Path,
                          progress: Callable[[float], None]) -> StageOutcome:
     """The transcribe stage: direct for short recordings, chunk jobs for long ones."""
-    from .glossary import terms_for
-    from .transcripts import store_automatic
-
     settings = core.settings()
     event = recording.event
     language = event.language or "vi"
@@ -454,8 +449,6 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
 
 def _local_copies(transcripts: dict[str, Transcript], workdir: Path) -> dict[str, Any]:
     """Subtitle files in the stage's folder too (the `process` command prints their paths)."""
-    from transcribe import build_cues, write_srt, write_vtt
-
     out: dict[str, Any] = {}
     for n, (language, transcript) in enumerate(transcripts.items()):
         cues = build_cues(transcript)

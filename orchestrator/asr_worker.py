@@ -32,6 +32,7 @@ def warm_up() -> None:
 def main(argv: list[str] | None = None) -> int:
     from rq import SimpleWorker
 
+    from . import pipeline  # noqa: F401 (the merge job's stage_finished signal goes to the pipeline)
     from .core import create_core_app, redis_connection
 
     args = list(sys.argv[1:] if argv is None else argv)

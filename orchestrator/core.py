@@ -12,9 +12,12 @@ from flask_migrate import Migrate, upgrade
 from redis import Redis
 
 from groundwork.config import Settings, load_settings
+from groundwork.redis_server import redis_url
 from groundwork.storage import Storage, storage_from_url
 
+from . import models  # noqa: F401 (registers every table with the metadata migrations compare against)
 from .db import db
+from .seed import ensure_builtin_rows
 
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
 migrate = Migrate()
@@ -33,8 +36,6 @@ def create_core_app(settings: Settings | None = None, name: str = "diemcau") -> 
     app.extensions["diemcau.settings"] = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
-    # Register tables (issue 3 adds sites, series, participations and event documents in their own modules).
-    from . import invitations, models, products, scheduling, sites  # noqa: F401
     return app
 
 
@@ -49,7 +50,6 @@ def ensure_database(app: Flask) -> None:
     """Create or migrate the database to the latest revision (every command does this)."""
     with _upgrade_lock, app.app_context():
         upgrade(directory=MIGRATIONS_DIR, revision="head")
-        from .seed import ensure_builtin_rows
         ensure_builtin_rows()
 
 
@@ -75,8 +75,6 @@ def redis_connection() -> Redis:
     app = current_app
     conn = app.extensions.get("diemcau.redis")
     if conn is None:
-        from groundwork.redis_server import redis_url
-
         conn = Redis.from_url(redis_url(settings()))
         app.extensions["diemcau.redis"] = conn
     return conn

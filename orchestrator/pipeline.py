@@ -27,9 +27,19 @@ from transcribe import TranscribeError
 
 from . import core
 from .db import db
-from .models import Event, EventStatus, Recording, StageRun, StageStatus, User, audit
+from .models import Channel, Event, EventStatus, Publication, Recording, StageRun, StageStatus, User, audit
 from .naming import storage_safe_name
-from .runtime import Progress, UserFacingError, enqueue, job, now, queue  # noqa: F401 (re-exported)
+from .runtime import (  # noqa: F401 (Progress, UserFacingError, StageOutcome and queue re-exported)
+    Progress,
+    StageOutcome,
+    UserFacingError,
+    enqueue,
+    job,
+    now,
+    queue,
+    stage_finished,
+)
+from .stages import STAGE_FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +168,11 @@ def waits_for_queue(recording: Recording) -> bool:
     return False
 
 
+@stage_finished.connect
+def _stage_finished_elsewhere(recording_id: int, **_: Any) -> None:
+    enqueue_next(recording_id)
+
+
 def retry_stage(run: StageRun, user: User | None) -> None:
     """Operator retry of a failed stage (from the panel)."""
     if run.status != StageStatus.FAILED.value:
@@ -193,8 +208,6 @@ def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enq
 
     `out_dir` keeps the stage's local outputs there (the CLI); otherwise a work folder is used and removed.
     """
-    from .stages import STAGE_FUNCTIONS
-
     run = db.session.execute(db.select(StageRun).filter_by(recording_id=recording_id, stage=stage)).scalar_one()
     recording = run.recording
     job = get_current_job()
@@ -244,22 +257,6 @@ def _fail(run: StageRun, code: str, detail: str) -> None:
     log.warning("stage %s of recording %s failed: %s %s", run.stage, run.recording_id, code, detail[:300])
 
 
-@dataclass
-class StageOutcome:
-    """What a stage produced; applied to the database in one transaction."""
-    result: dict[str, Any]
-    skipped: bool = False
-    apply_extra: Callable[[], None] | None = None
-
-    def apply(self, run: StageRun) -> None:
-        if self.apply_extra:
-            self.apply_extra()
-        run.status = StageStatus.SKIPPED.value if self.skipped else StageStatus.DONE.value
-        run.percent, run.finished_at, run.result = 100.0, now(), self.result
-        run.error_code = run.error_detail = None
-        db.session.commit()
-
-
 def submit_file(path: Path, *, original_filename: str, title: str | None, user: User | None,
                 language: str = "vi") -> Recording:
     """Ingest a file and start its pipeline (the panel's upload path)."""
@@ -282,8 +279,6 @@ def can_view_recording(user: User, recording: Recording) -> bool:
 
 def published_on_portal(limit: int = 50) -> list:
     """Published portal publications, newest first (the portal home)."""
-    from .models import Channel, Publication
-
     query = (db.select(Publication).join(Channel).where(Channel.kind == "portal", Publication.status == "published")
              .order_by(Publication.published_at.desc()).limit(limit))
     return list(db.session.execute(query).scalars())
@@ -291,8 +286,6 @@ def published_on_portal(limit: int = 50) -> list:
 
 def portal_publication(slug: str):
     """The published portal publication with this slug, or None (unpublished and confidential never show)."""
-    from .models import Channel, Publication
-
     pub = db.session.execute(db.select(Publication).join(Channel).where(
         Channel.kind == "portal", Publication.slug == slug)).scalar_one_or_none()
     if pub is None or pub.status != "published" or pub.recording.event.confidential:
@@ -301,8 +294,6 @@ def portal_publication(slug: str):
 
 
 def count_view(publication) -> None:
-    from .models import Publication
-
     db.session.execute(db.update(Publication).where(Publication.id == publication.id)
                        .values(view_count=Publication.view_count + 1))
     db.session.commit()

@@ -1,6 +1,6 @@
 """What every feature module shares at run time, and nothing feature-specific: the clock, the user-facing
 error, the job queues, job progress, and the registry of RQ entry points with the core-app context each
-job runs in.
+job runs in, the outcome of a pipeline stage, and the signals one feature sends another.
 
 Imports no feature module, so any feature may import it without closing an import cycle.
 
@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from blinker import Namespace
 from flask import Flask, has_app_context
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
 
 from . import core
 from .db import db
+from .models import StageRun, StageStatus
 
 DAY_S = 24 * 3600
 
@@ -67,6 +69,29 @@ class Progress:
         if job is not None:
             job.meta.update(percent=percent)
             job.save_meta()
+
+
+@dataclass
+class StageOutcome:
+    """What a stage produced; applied to the database in one transaction."""
+    result: dict[str, Any]
+    skipped: bool = False
+    apply_extra: Callable[[], None] | None = None
+
+    def apply(self, run: StageRun) -> None:
+        if self.apply_extra:
+            self.apply_extra()
+        run.status = StageStatus.SKIPPED.value if self.skipped else StageStatus.DONE.value
+        run.percent, run.finished_at, run.result = 100.0, now(), self.result
+        run.error_code = run.error_detail = None
+        db.session.commit()
+
+
+# One feature telling another that something happened, without importing it.
+signals = Namespace()
+# A stage finished outside the job that ran it (the transcribe stage's merge job); sender: the recording id.
+# The pipeline enqueues the next stage.
+stage_finished = signals.signal("stage-finished")
 
 
 # --- the core app of a worker ---------------------------------------------------------------------

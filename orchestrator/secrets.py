@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from . import core
+
 
 class CredentialsError(Exception):
     """Stored credentials cannot be decrypted (the key changed) or are malformed."""
@@ -28,8 +30,6 @@ def _derived_key(app_secret: str) -> bytes:
 
 def _fernet(app_secret: str | None = None) -> MultiFernet:
     if app_secret is None:
-        from . import core
-
         app_secret = core.settings().secret_key
     configured = [k.strip() for k in os.environ.get("DIEMCAU_CREDENTIALS_KEY", "").split(",") if k.strip()]
     keys = [Fernet(k) for k in configured] + [Fernet(_derived_key(app_secret))]

@@ -61,6 +61,22 @@ def test_a_job_enqueued_by_its_function_runs_in_a_worker_with_the_declared_optio
     assert done.return_value() == {"product": 987654, "status": "missing"}
 
 
+def test_a_worker_process_connects_the_pipeline_to_the_signal_the_merge_job_sends(app, test_env):
+    """The transcribe stage's merge job (orchestrator.asr) imports no pipeline; the worker command does, so
+    the stage_finished signal it sends enqueues the next stage."""
+    from tests.orchestrator import jobs_probe
+
+    conn = redis_connection()
+    Queue(TEST_QUEUE, connection=conn).empty()
+    queued = runtime.enqueue(jobs_probe.stage_finished_receivers, queue_name=TEST_QUEUE)
+    subprocess.run([str(Path(sys.executable).with_name("diemcau")), "worker", "--burst", "--no-scheduler",
+                    TEST_QUEUE], cwd=REPO_ROOT, env={**os.environ, **test_env}, check=True, timeout=120,
+                   capture_output=True)
+    done = Job.fetch(queued.id, connection=conn)
+    assert done.get_status() == "finished", done.exc_info
+    assert "orchestrator.pipeline._stage_finished_elsewhere" in done.return_value()
+
+
 def test_the_declared_retry_reaches_the_queued_job(app):
     queued = runtime.enqueue(orchestrator.asr.run_merge, "asr/none", queue_name=TEST_QUEUE, duration_s=36000.0)
     try:
