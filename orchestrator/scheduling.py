@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 from .db import db
 from .models import PARTICIPATION_STATES, Event, EventStatus, Participation, Role, Series, Site, User, audit
 from .naming import slugify
+from .runtime import now
 from .sites import subtree_query
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -112,10 +113,6 @@ def to_local(value: datetime | None) -> datetime | None:
 
 def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- permissions --------------------------------------------------------------------------------

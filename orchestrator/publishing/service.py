@@ -25,7 +25,7 @@ from rq import get_current_job
 from .. import core, runtime
 from ..db import db
 from ..models import Asset, Channel, Publication, Recording, User, audit
-from ..runtime import UserFacingError
+from ..runtime import UserFacingError, now
 from ..secrets import CredentialsError, channel_credentials, decrypt, encrypt
 from . import adapter_classes
 from .base import Adapter, JobContext, MediaFile, PublishError
@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "scheduled", "uploading", "processing", "retrying", "unpublishing")
 RETRY_INTERVALS = (30, 120, 600)
 TOKEN_WARNING_DAYS = 7
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _aware(value: datetime | None) -> datetime | None:
