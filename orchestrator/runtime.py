@@ -1,6 +1,6 @@
 """What every feature module shares at run time, and nothing feature-specific: the clock, the user-facing
-error, the job queues, job progress, and the registry of RQ entry points with the core-app context each
-job runs in, the outcome of a pipeline stage, and the signals one feature sends another.
+error, the job queues, job progress, the outcome of a pipeline stage, the signals one feature sends
+another, and the registry of RQ entry points with the core-app context each job runs in.
 
 Imports no feature module, so any feature may import it without closing an import cycle.
 
