@@ -24,6 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from groundwork.config import Settings
+from groundwork.redis_server import redis_url
 
 from . import core
 from .db import db
@@ -202,8 +203,6 @@ def _failure_limiter() -> MovingWindowRateLimiter:
     app = current_app
     limiter = app.extensions.get("diemcau.login_limiter")
     if limiter is None:
-        from groundwork.redis_server import redis_url
-
         limiter = MovingWindowRateLimiter(storage_from_string(redis_url(core.settings())))
         app.extensions["diemcau.login_limiter"] = limiter
     return limiter

@@ -30,12 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import has_app_context
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 from rq.job import Dependency, Job
 
 from groundwork.config import options
-from transcribe import TranscribeError, Transcript
+from transcribe import TranscribeError, Transcript, build_cues, write_srt, write_vtt
 from transcribe.chunking import Chunk, ChunkPlan, prepare_chunks, read_wav
 from transcribe.engine import detect_language, transcribe_audio, transcribe_file
 from transcribe.errors import CODES
@@ -45,10 +44,12 @@ from transcribe.options import DecodeOptions, PlanOptions
 from transcribe.transcript import merge_transcripts
 from transcribe.translate import Translator, translator_for
 
-from . import core
+from . import core, runtime
 from .db import db
+from .glossary import terms_for
 from .models import EventStatus, Recording, StageRun, StageStatus
-from .pipeline import StageOutcome, now
+from .runtime import StageOutcome, now, stage_finished
+from .transcripts import store_automatic
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ CHUNKED_ABOVE_ENV = "DIEMCAU_ASR_CHUNKED_ABOVE_S"
 AUTO_LANGUAGE = "auto"
 # Subtitle tracks translated from the spoken language ("" for none): Whisper's translate task.
 TRANSLATIONS_ENV = "DIEMCAU_SUBTITLE_TRANSLATIONS"
-CHUNK_RETRY = (2, [10, 60])
+CHUNK_RETRY = (10, 60)  # seconds before each retry
 PLAN_SHARE = 10.0  # percent of the stage's progress bar spent decoding and cutting the audio
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -152,23 +153,6 @@ def tracks_for(language: str | None, base: DecodeOptions, translations: list[str
     return tracks
 
 
-# --- app context for RQ entry points ----------------------------------------------------------
-
-def _in_app(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if has_app_context():
-            return fn(*args, **kwargs)
-        from .jobs import _core_app
-
-        with _core_app().app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
-    return wrapper
-
-
 # --- preparing and enqueuing -------------------------------------------------------------------
 
 def prepare(source: Path, prefix: str, tracks: list[Track], *, model: str | None, workdir: Path,
@@ -192,14 +176,14 @@ def prepare(source: Path, prefix: str, tracks: list[Track], *, model: str | None
     return spec
 
 
-def chunk_timeout(chunk: Chunk) -> int:
+def chunk_timeout(duration_s: float) -> int:
     # A one-thread CPU worker decodes the base model at ~0.1-0.3x real time; large models are slower.
-    return int(max(300, 20 * chunk.duration))
+    return int(max(300, 20 * duration_s))
 
 
 def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QUEUE) -> Job:
     """One job per chunk and track, then the merge job that depends on all of them."""
-    queue = Queue(queue_name, connection=core.redis_connection())
+    queue = runtime.queue(queue_name)
     jobs = []
     with queue.connection.pipeline() as pipe:
         data = []
@@ -207,10 +191,8 @@ def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QU
             if track.from_text:
                 continue  # made from the merged transcript by the merge job
             for chunk in spec.plan.chunks:
-                data.append(Queue.prepare_data(
-                    "orchestrator.asr.run_chunk", (spec.prefix, t, chunk.index),
-                    timeout=chunk_timeout(chunk), retry=Retry(max=CHUNK_RETRY[0], interval=CHUNK_RETRY[1]),
-                    result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
+                data.append(runtime.prepare_data(
+                    run_chunk, (spec.prefix, t, chunk.index), duration_s=chunk.duration,
                     description=f"asr {track.language} chunk {chunk.index + 1}/{len(spec.plan.chunks)} "
                                 f"({chunk.start:.1f}-{chunk.end:.1f} s) {spec.prefix}",
                     meta={"asr_prefix": spec.prefix, "track": t, "chunk": chunk.index}))
@@ -218,12 +200,10 @@ def enqueue(spec: Spec, *, merge_job_id: str | None = None, queue_name: str = QU
             jobs = queue.enqueue_many(data, pipeline=pipe)
             pipe.execute()
     depends = Dependency(jobs=jobs, allow_failure=True) if jobs else None
-    return queue.enqueue("orchestrator.asr.run_merge", spec.prefix, job_id=merge_job_id, depends_on=depends,
-                         job_timeout=int(max(600, spec.plan.duration_s / 10)),
-                         retry=Retry(max=CHUNK_RETRY[0], interval=CHUNK_RETRY[1]),
-                         result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S,
-                         description=f"asr merge {len(spec.plan.chunks)} chunks {spec.prefix}",
-                         meta={"asr_prefix": spec.prefix})
+    return runtime.enqueue(run_merge, spec.prefix, queue_name=queue_name, duration_s=spec.plan.duration_s,
+                           job_id=merge_job_id, depends_on=depends,
+                           description=f"asr merge {len(spec.plan.chunks)} chunks {spec.prefix}",
+                           meta={"asr_prefix": spec.prefix})
 
 
 # --- the jobs ----------------------------------------------------------------------------------
@@ -234,7 +214,7 @@ def load_spec(prefix: str) -> Spec:
     return Spec.from_json(core.storage().get_bytes(spec_key(prefix)))
 
 
-@_in_app
+@runtime.job(QUEUE, timeout=chunk_timeout, retry=CHUNK_RETRY, result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S)
 def run_chunk(prefix: str, track_index: int, chunk_index: int) -> dict[str, Any]:
     """RQ job: transcribe one chunk for one track. Bad input is recorded as the chunk's result, not retried."""
     spec = load_spec(prefix)
@@ -322,7 +302,8 @@ def collect(spec: Spec) -> Merged:
     return Merged(transcripts, chunk_seconds=round(busy, 3))
 
 
-@_in_app
+@runtime.job(QUEUE, timeout=lambda duration_s: int(max(600, duration_s / 10)), retry=CHUNK_RETRY,
+             result_ttl=RESULT_TTL_S, failure_ttl=FAILURE_TTL_S)
 def run_merge(prefix: str) -> dict[str, Any]:
     """RQ job: merge the chunks; finishes the pipeline stage of a recording, or stores merged.json."""
     spec = Spec.from_json(core.storage().get_bytes(spec_key(prefix)))
@@ -348,9 +329,6 @@ def _stage_run(recording_id: int, prefix: str) -> StageRun | None:
 
 
 def _finish_stage(spec: Spec, merged: Merged) -> dict[str, Any]:
-    from .pipeline import enqueue_next
-    from .transcripts import store_automatic
-
     run = _stage_run(spec.recording_id, spec.prefix)
     if run is None:
         return {"stale": True}
@@ -367,7 +345,7 @@ def _finish_stage(spec: Spec, merged: Merged) -> dict[str, Any]:
     run.result = {**(run.result or {}), **_summary(merged.transcripts, stored), "chunk_seconds": merged.chunk_seconds}
     db.session.commit()
     core.storage().delete_prefix(spec.prefix + "/")  # chunk audio and results are no longer needed
-    enqueue_next(spec.recording_id)
+    stage_finished.send(spec.recording_id)
     return {"done": True}
 
 
@@ -401,9 +379,6 @@ class DeferredOutcome(StageOutcome):
 def transcribe_recording(recording: Recording, source: Path, workdir: Path,
                          progress: Callable[[float], None]) -> StageOutcome:
     """The transcribe stage: direct for short recordings, chunk jobs for long ones."""
-    from .glossary import terms_for
-    from .transcripts import store_automatic
-
     settings = core.settings()
     event = recording.event
     language = event.language or "vi"
@@ -470,8 +445,6 @@ def transcribe_recording(recording: Recording, source: Path, workdir: Path,
 
 def _local_copies(transcripts: dict[str, Transcript], workdir: Path) -> dict[str, Any]:
     """Subtitle files in the stage's folder too (the `process` command prints their paths)."""
-    from transcribe import build_cues, write_srt, write_vtt
-
     out: dict[str, Any] = {}
     for n, (language, transcript) in enumerate(transcripts.items()):
         cues = build_cues(transcript)

@@ -22,7 +22,10 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from transcribe import TranscribeError, Transcript
+from transcribe.engine import transcribe_file
+from transcribe.errors import CODES
 from transcribe.evaluate import Score, join_with_pauses, read_references, score
+from transcribe.glossary import apply_glossary
 from transcribe.model import model_label
 from transcribe.options import DecodeOptions, PlanOptions
 
@@ -72,9 +75,6 @@ def evaluate_files(folder: Path, *, options: DecodeOptions, model: str | None, t
     ``glossary`` with ``correct`` fixes near misses of its terms after decoding, as the pipeline does
     (the decoder hints, if any, are already in ``options``).
     """
-    from transcribe.engine import transcribe_file
-    from transcribe.glossary import apply_glossary
-
     refs = read_references(folder)
     results: list[FileResult] = []
     audio_s = 0.0
@@ -190,8 +190,6 @@ def run_long(source: Path, *, options: DecodeOptions, model: str | None, workers
 
 
 def _codes() -> frozenset[str]:
-    from transcribe.errors import CODES
-
     return CODES
 
 

@@ -10,17 +10,23 @@ from __future__ import annotations
 import logging
 import sys
 
+from rq import SimpleWorker
+
+from transcribe import TranscribeError
+from transcribe.engine import load_model_for
+
+from . import (
+    core,
+    pipeline,  # noqa: F401 (the merge job's stage_finished signal goes to the pipeline)
+)
+from .core import create_core_app, redis_connection
+
 log = logging.getLogger("diemcau.asr_worker")
 
 
 def warm_up() -> None:
     """Load the model the chunk jobs (batched decoder) will use now; a missing model is reported by the
     jobs themselves."""
-    from transcribe import TranscribeError
-    from transcribe.engine import load_model_for
-
-    from . import core
-
     settings = core.settings()
     try:
         load_model_for("batched", model=settings.whisper_model, device=settings.whisper_device,
@@ -30,10 +36,6 @@ def warm_up() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rq import SimpleWorker
-
-    from .core import create_core_app, redis_connection
-
     args = list(sys.argv[1:] if argv is None else argv)
     idle = 600
     if "--idle" in args:

@@ -148,6 +148,7 @@ def process(file: Path, title: str | None, language: str, out_dir: Path | None, 
               help="Also enqueue due retries (RQ's scheduler); off where `diemcau scheduler` does it.")
 def worker(queues: tuple[str, ...], in_process: bool, burst: bool, with_scheduler: bool) -> None:
     """Run an RQ worker for QUEUES (default: all)."""
+    from . import pipeline  # noqa: F401 (connects the pipeline to the signals its stages' jobs send)
     from .core import redis_connection
     from .workers import make_worker, wait_for_redis
 

@@ -13,9 +13,12 @@ from redis import Redis
 
 from groundwork.config import Options, Settings, load_settings, storage_for
 from groundwork.config import options as read_options
+from groundwork.redis_server import redis_url
 from groundwork.storage import Storage
 
+from . import models  # noqa: F401 (registers every table with the metadata migrations compare against)
 from .db import db
+from .seed import ensure_builtin_rows
 
 MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
 migrate = Migrate()
@@ -34,8 +37,6 @@ def create_core_app(settings: Settings | None = None, name: str = "diemcau") -> 
     app.extensions["diemcau.settings"] = settings
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
-    # Register tables (sites, series, participations and event documents live in their own modules).
-    from . import invitations, models, products, scheduling, sites  # noqa: F401
     return app
 
 
@@ -50,7 +51,6 @@ def ensure_database(app: Flask) -> None:
     """Create or migrate the database to the latest revision (every command does this)."""
     with _upgrade_lock, app.app_context():
         upgrade(directory=MIGRATIONS_DIR, revision="head")
-        from .seed import ensure_builtin_rows
         ensure_builtin_rows()
 
 
@@ -87,8 +87,6 @@ def redis_connection() -> Redis:
     app = current_app
     conn = app.extensions.get("diemcau.redis")
     if conn is None:
-        from groundwork.redis_server import redis_url
-
         conn = Redis.from_url(redis_url(settings()))
         app.extensions["diemcau.redis"] = conn
     return conn

@@ -11,6 +11,7 @@ from typing import Any
 
 from transcribe.glossary import decoder_hints, parse_terms
 
+from .db import db
 from .models import Event
 from .scheduling import Participation
 
@@ -37,8 +38,6 @@ def terms_for(event: Event) -> list[str]:
 def _site_names(event: Event) -> list[str]:
     if event.id is None:
         return []
-    from .db import db
-
     names: list[str] = []
     for site in (getattr(event, "host_site", None), getattr(event, "studio_site", None)):
         if site is not None:

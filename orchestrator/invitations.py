@@ -13,47 +13,30 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 import qrcode
 from icalendar import Calendar
 from icalendar import Event as IcsEvent
-from sqlalchemy import DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
 
 from groundwork import tokens
 
-from . import core
+from . import core, runtime
 from .db import db
-from .models import Event, EventStatus, User, audit, utcnow
+from .models import Event, EventDocument, EventStatus, Participation, Site, User, audit
 from .naming import storage_safe_name
-from .scheduling import Participation, as_utc, now
-from .sites import Site
+from .scheduling import as_utc, now
 
 JOIN_MAX_AGE_S = 120 * 24 * 3600        # a link is signed when the invitations go out, weeks before the event
 AFTER_END_GRACE = timedelta(hours=24)   # the join page still opens (documents) for a day after the end
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 FEED_MAX_AGE_S = 365 * 24 * 3600        # a calendar subscription; the site page always shows a fresh URL
 
-
-class EventDocument(db.Model):
-    """A document handed out with an event (PDF, Word, slides), listed on every site's join page."""
-    __tablename__ = "event_documents"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(10))           # pdf | docx | pptx | xlsx | doc | ppt | odt | odp
-    content_type: Mapped[str] = mapped_column(String(120))
-    storage_key: Mapped[str] = mapped_column(String(500))
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "filename": self.filename, "kind": self.kind, "size_bytes": self.size_bytes,
-                "content_type": self.content_type}
+# A site's join link was revoked (sender: its Participation, with the new token version). The live plane
+# tells the media server, which drops the site's connections made with the old link.
+site_link_revoked = runtime.signals.signal("site-link-revoked")
 
 
 class JoinError(Exception):
@@ -111,8 +94,6 @@ def check_join(token: str, *, event_id: int | None = None, site_id: int | None =
 
 def revoke(p: Participation, user: User | None) -> str:
     """Invalidate the site's current link and return a new one."""
-    from .live import publish_revocation
-
     p.token_version += 1
     # The site's calendar feed lists its current join links: whoever holds the old feed URL must not
     # read the new link there.
@@ -121,7 +102,7 @@ def revoke(p: Participation, user: User | None) -> str:
     audit(user, "event.link_revoke", p.event, site_id=p.site_id, version=p.token_version,
           feed_version=site.feed_version)
     db.session.commit()
-    publish_revocation(p)
+    site_link_revoked.send(p)
     return join_token(p)
 
 

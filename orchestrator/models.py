@@ -82,7 +82,7 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # Scheduling (Series and Site live in orchestrator.scheduling / orchestrator.sites).
+    # Scheduling: the series, the host and studio sites, the speaker.
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), nullable=True, index=True)
     host_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
     speaker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -94,6 +94,10 @@ class Event(db.Model):
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     recordings: Mapped[list[Recording]] = relationship(back_populates="event", order_by="Recording.id")
+    series: Mapped[Series | None] = relationship(foreign_keys=[series_id])
+    host_site: Mapped[Site | None] = relationship(foreign_keys=[host_site_id])
+    studio_site: Mapped[Site | None] = relationship(foreign_keys=[studio_site_id])
+    speaker: Mapped[User | None] = relationship(foreign_keys=[speaker_id])
 
 
 class Recording(db.Model):
@@ -267,3 +271,124 @@ def audit(user: User | None, action: str, target: Any = None, **detail: Any) -> 
         target_id=getattr(target, "id", None),
         detail=detail or None,
     ))
+
+
+# --- feature tables: the sites tree, scheduling, event documents, media products -----------------------
+
+class Site(db.Model):
+    """An endpoint room in the tree: central, province, district, commune, or any other level."""
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(40), default="", index=True)  # province | district | commune | any
+    unit_type: Mapped[str] = mapped_column(String(40), default="")         # tinh, huyen, xa, phuong… as imported
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True, index=True)
+    path: Mapped[str] = mapped_column(String(400), default="", index=True)  # "/<root id>/…/<own id>/"
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    room_name: Mapped[str] = mapped_column(String(200), default="")
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    technician_name: Mapped[str] = mapped_column(String(200), default="")
+    technician_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The media server (relay node) this site and the sites below it play the program from; empty:
+    # the node of the nearest site above that has one, else the origin (DIEMCAU_MEDIA_URL).
+    media_node_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # Signed into the site's calendar-feed URL; revoking one of the site's join links bumps it.
+    feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def display_room(self) -> str:
+        return self.room_name or self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code, "name": self.name, "level": self.level,
+                "unit_type": self.unit_type, "parent_id": self.parent_id, "depth": self.depth,
+                "room_name": self.room_name, "capacity": self.capacity,
+                "technician_name": self.technician_name, "technician_phone": self.technician_phone,
+                "media_node_url": self.media_node_url}
+
+
+class Series(db.Model):
+    """A named run of events (the monthly reporter conference, a report series)."""
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Names and terms for speech recognition shared by the series' events (migration 0004_transcripts).
+    glossary: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# A site's live state in an event, as its page and the media server report it.
+PARTICIPATION_STATES = ("not_joined", "joined", "receiving", "degraded", "dropped")
+
+
+class Participation(db.Model):
+    """One site in one event: its join token version, live state, media statistics and attendance."""
+    __tablename__ = "participations"
+    __table_args__ = (UniqueConstraint("event_id", "site_id", name="uq_participations_event_site"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(20), default=PARTICIPATION_STATES[0])
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    rtt_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    loss_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bitrate_kbps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attendance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    site: Mapped[Site] = relationship()
+    event: Mapped[Event] = relationship()
+
+
+class EventDocument(db.Model):
+    """A document handed out with an event (PDF, Word, slides), listed on every site's join page."""
+    __tablename__ = "event_documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))           # pdf | docx | pptx | xlsx | doc | ppt | odt | odp
+    content_type: Mapped[str] = mapped_column(String(120))
+    storage_key: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "filename": self.filename, "kind": self.kind, "size_bytes": self.size_bytes,
+                "content_type": self.content_type}
+
+
+MEDIA_PRODUCT_ACTIVE = ("queued", "running")  # a job is waiting or running
+
+
+class MediaProduct(db.Model):
+    """A trim decision or a social cut, with the state of the job that makes it."""
+    __tablename__ = "media_products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # trim | social_cut
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    # trim: {"edit": {in_s, out_s, cuts} on the previous edit's timeline, "keep": source ranges, "reset": bool}
+    # social_cut: {"start_s", "end_s" on the edited timeline, "mode", "language", "keep": source ranges}
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rq_job_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    recording: Mapped[Recording] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.status in MEDIA_PRODUCT_ACTIVE

@@ -5,6 +5,11 @@ import re
 import unicodedata
 
 
+def subtitles_prefix(recording) -> str:
+    """Where a recording's subtitle files are stored."""
+    return f"recordings/{recording.id}/subtitles"
+
+
 def ascii_fold(text: str) -> str:
     """'Đưa nghị quyết' -> 'Dua nghi quyet' (đ is not a combining mark, so map it by hand)."""
     text = text.replace("đ", "d").replace("Đ", "D")

@@ -10,17 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 
 from media import MediaError, probe
 from media.safe_input import check_file_name
@@ -28,9 +27,20 @@ from transcribe import TranscribeError
 
 from . import core
 from .db import db
-from .models import Event, EventStatus, Recording, StageRun, StageStatus, User, audit
+from .models import Channel, Event, EventStatus, Publication, Recording, StageRun, StageStatus, User, audit
 from .naming import storage_safe_name
 from .policy import visible_recordings_clause
+from .runtime import (  # noqa: F401 (Progress, UserFacingError, StageOutcome and queue re-exported)
+    Progress,
+    StageOutcome,
+    UserFacingError,
+    enqueue,
+    job,
+    now,
+    queue,
+    stage_finished,
+)
+from .stages import STAGE_FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +59,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("publish", "publish", lambda d: 600),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-RETRY_INTERVALS = [15, 60, 300]
-
-
-class UserFacingError(Exception):
-    """An input problem with a stable code the web layer translates."""
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+RETRY_INTERVALS = (15, 60, 300)
 
 
 def sha256_file(path: Path) -> str:
@@ -112,10 +109,6 @@ def ingest_file(path: Path, *, original_filename: str, title: str | None = None,
 
 # --- queueing -----------------------------------------------------------------------------------
 
-def queue(name: str) -> Queue:
-    return Queue(name, connection=core.redis_connection())
-
-
 def enqueue_next(recording_id: int) -> StageRun | None:
     """Enqueue the first pending stage of a recording; returns it, or None when nothing is pending.
 
@@ -148,11 +141,9 @@ def _enqueue(run: StageRun, recording: Recording) -> None:
         return
     spec = STAGE_BY_NAME[run.stage]
     try:
-        queue(spec.queue).enqueue(
-            "orchestrator.jobs.run_stage", recording.id, run.stage, job_id=job_id,
-            job_timeout=spec.timeout(recording.duration_s or 0.0),
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-            result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+        enqueue(
+            run_stage_job, recording.id, run.stage, queue_name=spec.queue, job_id=job_id,
+            timeout=spec.timeout(recording.duration_s or 0.0),
             description=f"{run.stage} recording {recording.id}",
             meta={"stage": run.stage, "percent": 0.0, "recording_id": recording.id},
         )
@@ -178,6 +169,11 @@ def waits_for_queue(recording: Recording) -> bool:
     return False
 
 
+@stage_finished.connect
+def _stage_finished_elsewhere(recording_id: int, **_: Any) -> None:
+    enqueue_next(recording_id)
+
+
 def retry_stage(run: StageRun, user: User | None) -> None:
     """Operator retry of a failed stage (from the panel)."""
     if run.status != StageStatus.FAILED.value:
@@ -200,29 +196,12 @@ def _finish_event(recording: Recording) -> None:
 
 # --- running a stage ----------------------------------------------------------------------------
 
-class Progress:
-    """A job's progress into its database row (any model with `id` and `percent`: a StageRun, a
-    MediaProduct; None for a job that has no row, such as the invitations sheet) and the RQ job meta,
-    throttled so the database is not hammered."""
-
-    def __init__(self, row=None, min_interval_s: float = 0.5):
-        self.model, self.row_id = (type(row), row.id) if row is not None else (None, None)
-        self.min_interval_s = min_interval_s
-        self._last = 0.0
-
-    def __call__(self, percent: float) -> None:
-        t = time.monotonic()
-        if t - self._last < self.min_interval_s and percent < 100:
-            return
-        self._last = t
-        percent = max(0.0, min(100.0, float(percent)))
-        if self.model is not None:
-            db.session.execute(db.update(self.model).where(self.model.id == self.row_id).values(percent=percent))
-            db.session.commit()
-        job = get_current_job()
-        if job is not None:
-            job.meta.update(percent=percent)
-            job.save_meta()
+@job("media", timeout=STAGE_BY_NAME["transcode"].timeout, retry=RETRY_INTERVALS)
+def run_stage_job(recording_id: int, stage: str) -> dict:
+    """The RQ entry point of every stage; it runs on its stage's queue (STAGES), the timeout from the
+    stage and the recording's duration."""
+    result = run_stage(recording_id, stage)
+    return {"stage": stage, "status": result.status, "app": current_app.name}
 
 
 def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enqueue: bool = True) -> StageRun:
@@ -230,8 +209,6 @@ def run_stage(recording_id: int, stage: str, *, out_dir: Path | None = None, enq
 
     `out_dir` keeps the stage's local outputs there (the CLI); otherwise a work folder is used and removed.
     """
-    from .stages import STAGE_FUNCTIONS
-
     run = db.session.execute(db.select(StageRun).filter_by(recording_id=recording_id, stage=stage)).scalar_one()
     recording = run.recording
     job = get_current_job()
@@ -281,22 +258,6 @@ def _fail(run: StageRun, code: str, detail: str) -> None:
     log.warning("stage %s of recording %s failed: %s %s", run.stage, run.recording_id, code, detail[:300])
 
 
-@dataclass
-class StageOutcome:
-    """What a stage produced; applied to the database in one transaction."""
-    result: dict[str, Any]
-    skipped: bool = False
-    apply_extra: Callable[[], None] | None = None
-
-    def apply(self, run: StageRun) -> None:
-        if self.apply_extra:
-            self.apply_extra()
-        run.status = StageStatus.SKIPPED.value if self.skipped else StageStatus.DONE.value
-        run.percent, run.finished_at, run.result = 100.0, now(), self.result
-        run.error_code = run.error_detail = None
-        db.session.commit()
-
-
 def submit_file(path: Path, *, original_filename: str, title: str | None, user: User | None,
                 language: str = "vi") -> Recording:
     """Ingest a file and start its pipeline (the panel's upload path)."""
@@ -314,8 +275,6 @@ def visible_recordings(user: User, limit: int = 100) -> list[Recording]:
 
 def published_on_portal(limit: int = 50) -> list:
     """Published portal publications, newest first (the portal home)."""
-    from .models import Channel, Publication
-
     query = (db.select(Publication).join(Channel).where(Channel.kind == "portal", Publication.status == "published")
              .order_by(Publication.published_at.desc()).limit(limit))
     return list(db.session.execute(query).scalars())
@@ -323,8 +282,6 @@ def published_on_portal(limit: int = 50) -> list:
 
 def portal_publication(slug: str):
     """The published portal publication with this slug, or None (unpublished and confidential never show)."""
-    from .models import Channel, Publication
-
     pub = db.session.execute(db.select(Publication).join(Channel).where(
         Channel.kind == "portal", Publication.slug == slug)).scalar_one_or_none()
     if pub is None or pub.status != "published" or pub.recording.event.confidential:
@@ -333,8 +290,6 @@ def portal_publication(slug: str):
 
 
 def count_view(publication) -> None:
-    from .models import Publication
-
     db.session.execute(db.update(Publication).where(Publication.id == publication.id)
                        .values(view_count=Publication.view_count + 1))
     db.session.commit()

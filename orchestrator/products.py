@@ -18,26 +18,35 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from groundwork.config import options
+from groundwork.redis_server import running_redis_url
 from media import MediaError, transcode
 from media import loudness as loud
 from media.captions import write_srt, write_vtt
 from media.encoders import EncoderChoice, choose_encoder
+from media.hls import SubtitleTrack, subtitle_playlist_text, with_subtitles
 from media.ladder import output_fps
 from media.social import MAX_SECONDS, MODES, check_range, make_social_cut
 from media.timeline import Timeline, parse_time, shift_cues
 
 from . import core
 from .db import db
-from .models import Asset, EventStatus, Recording, StageRun, StageStatus, Transcript, User, audit, utcnow
-from .pipeline import Progress, UserFacingError, now, queue
+from .models import (
+    MEDIA_PRODUCT_ACTIVE,
+    Asset,
+    EventStatus,
+    MediaProduct,
+    Recording,
+    StageRun,
+    StageStatus,
+    Transcript,
+    User,
+    audit,
+)
+from .runtime import Progress, UserFacingError, enqueue, job, now
 
 log = logging.getLogger(__name__)
 
@@ -45,39 +54,11 @@ TRIM = "trim"
 SOCIAL_CUT = "social_cut"
 KINDS = (TRIM, SOCIAL_CUT)
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-ACTIVE = (QUEUED, RUNNING)
+ACTIVE = MEDIA_PRODUCT_ACTIVE
 LADDER_HEIGHTS = (1080, 720, 480, 360)
 # Asset kinds the ladder produces; a re-run that no longer makes one of them removes its row.
 MEDIA_KINDS = ("hls", "mp4", "audio", "poster", "thumb_large", "thumb_small", "storyboard")
 CANCEL_TTL_S = 24 * 3600
-
-
-class MediaProduct(db.Model):
-    """A trim decision or a social cut, with the state of the job that makes it."""
-    __tablename__ = "media_products"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # trim | social_cut
-    status: Mapped[str] = mapped_column(String(20), default=QUEUED, index=True)
-    percent: Mapped[float] = mapped_column(Float, default=0.0)
-    # trim: {"edit": {in_s, out_s, cuts} on the previous edit's timeline, "keep": source ranges, "reset": bool}
-    # social_cut: {"start_s", "end_s" on the edited timeline, "mode", "language", "keep": source ranges}
-    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    error_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
-    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
-    rq_job_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-    recording: Mapped[Recording] = relationship()
-    created_by: Mapped[User | None] = relationship()
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
 
 
 class JobCancelled(UserFacingError):
@@ -114,8 +95,6 @@ def cancellable(progress: Callable[[float], None] | None, key: str, token: str =
 
     Without a Redis (`diemcau process` on a fresh data folder) nobody can set the flag: no checks,
     and no private Redis started just to look for one."""
-    from groundwork.redis_server import running_redis_url
-
     if running_redis_url(core.settings()) is None:
         return progress or (lambda _percent: None)
     conn = core.redis_connection()
@@ -292,10 +271,8 @@ def create_social_cut(recording: Recording, user: User | None, *, start_s: Any, 
 
 
 def _enqueue(product: MediaProduct, duration_s: float) -> None:
-    job = queue("media").enqueue(
-        "orchestrator.products.run_product_job", product.id,
-        job_timeout=int(max(900, 6 * duration_s)),
-        result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+    job = enqueue(
+        run_product_job, product.id, duration_s=duration_s,
         description=f"{product.kind} {product.id} of recording {product.recording_id}",
         meta={"product_id": product.id, "percent": 0.0},
     )
@@ -393,8 +370,6 @@ def write_master_subtitles(master_key: str, duration_s: float, tracks: list[tupl
                            default_language: str | None = None) -> list[str]:
     """Each WebVTT is copied beside the playlists as subs-<lang>.vtt with a one-segment media playlist,
     so the same relative URIs work from local storage, the portal routes and S3."""
-    from media.hls import SubtitleTrack, subtitle_playlist_text, with_subtitles
-
     store = core.storage()
     folder = master_key.rsplit("/", 1)[0]
     playlist_type = "application/vnd.apple.mpegurl"
@@ -436,26 +411,12 @@ def transcode_stage(recording: Recording, workdir: Path, src: Path, progress: Ca
 
 # --- running product jobs ---------------------------------------------------------------------------
 
+@job("media", timeout=lambda duration_s: int(max(900, 6 * duration_s)))
 def run_product_job(product_id: int) -> dict:
-    """RQ entry point (runs inside the core app context, like orchestrator.jobs.run_stage)."""
-    from flask import has_app_context
-
-    if has_app_context():
-        return _run_and_close(product_id)
-    from .jobs import _core_app
-
-    with _core_app().app_context():
-        return _run_and_close(product_id)
-
-
-def _run_and_close(product_id: int) -> dict:
-    try:
-        product = run_product(product_id)
-        if product is None:
-            return {"product": product_id, "status": "missing"}
-        return {"product": product.id, "status": product.status}
-    finally:
-        db.session.remove()
+    product = run_product(product_id)
+    if product is None:
+        return {"product": product_id, "status": "missing"}
+    return {"product": product.id, "status": product.status}
 
 
 def run_product(product_id: int) -> MediaProduct | None:

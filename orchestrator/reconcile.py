@@ -27,6 +27,7 @@ from . import core
 from .db import db
 from .models import StageRun, StageStatus
 from .pipeline import enqueue_next
+from .publishing.service import reconcile_publications
 from .workers import worker_is_alive
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,6 @@ def reconcile() -> dict:
         run = enqueue_next(recording_id)
         if run is not None:
             requeued.append(run.id)
-    from .publishing.service import reconcile_publications
 
     return {"requeued": requeued, "publications_requeued": reconcile_publications()}
 

@@ -13,14 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import MONTHLY, rrule
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, insert
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy import insert
+from sqlalchemy.orm import contains_eager
 
 from .db import db
-from .models import Event, EventStatus, Role, User, audit, utcnow
+from .models import PARTICIPATION_STATES, Event, EventStatus, Participation, Role, Series, Site, User, audit
 from .naming import slugify
 from .policy import Action, allows, visible_events_clause
-from .sites import Site, subtree_query
+from .runtime import now
+from .sites import subtree_query
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAST_GRACE = timedelta(minutes=5)    # a form filled in at 08:00 for 08:00 is not "in the past"
@@ -30,43 +31,9 @@ BLOCKING_STATUSES = (EventStatus.SCHEDULED.value, EventStatus.LIVE.value)  # an 
 KINDS = ("conference", "report")
 
 
-class Series(db.Model):
-    """A named run of events (the monthly reporter conference, a report series)."""
-    __tablename__ = "series"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    slug: Mapped[str] = mapped_column(String(120), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Names and terms for speech recognition shared by the series' events (migration 0004_transcripts).
-    glossary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class Participation(db.Model):
-    """One site in one event: its join token version, live state, media statistics and attendance."""
-    __tablename__ = "participations"
-    __table_args__ = (UniqueConstraint("event_id", "site_id", name="uq_participations_event_site"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
-    token_version: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(20), default="not_joined")
-    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    rtt_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    loss_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
-    bitrate_kbps: Mapped[float | None] = mapped_column(Float, nullable=True)
-    attendance: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    site: Mapped[Site] = relationship()
-    event: Mapped[Event] = relationship()
-
-
-# Relationships on Event for the columns it gained for scheduling (kept here, beside the models they point to).
-Event.series = relationship(Series, foreign_keys=[Event.series_id])
-Event.host_site = relationship(Site, foreign_keys=[Event.host_site_id])
-Event.studio_site = relationship(Site, foreign_keys=[Event.studio_site_id])
-Event.speaker = relationship(User, foreign_keys=[Event.speaker_id])
 
 
 class SchedulingError(Exception):
@@ -147,10 +114,6 @@ def to_local(value: datetime | None) -> datetime | None:
 
 def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -423,12 +386,10 @@ class ParticipantPage:
 
 
 def participant_counts(event: Event) -> ParticipantCounts:
-    from .live import STATES
-
     rows = db.session.execute(
         db.select(Participation.state, db.func.count(), db.func.coalesce(db.func.sum(Participation.attendance), 0))
         .where(Participation.event_id == event.id).group_by(Participation.state)).all()
-    by_state = {s: 0 for s in STATES}
+    by_state = {s: 0 for s in PARTICIPATION_STATES}
     for state, count, _people in rows:
         by_state[state] = by_state.get(state, 0) + count
     return ParticipantCounts(sites=sum(r[1] for r in rows), attendees=int(sum(r[2] for r in rows)),

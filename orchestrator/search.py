@@ -20,7 +20,7 @@ from sqlalchemy import func
 from transcribe.normalize import fold
 
 from .db import db
-from .models import Channel, Event, Publication, Recording, TranscriptCue
+from .models import Channel, Event, Publication, Recording, Transcript, TranscriptCue
 
 MAX_QUERY_WORDS = 12
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -48,8 +48,6 @@ def index_cues(recording_id: int, language: str, cues: list[dict[str, Any]]) -> 
 
 def reindex_all() -> int:
     """Index the current transcript of every recording (after an upgrade, or to repair)."""
-    from .models import Transcript
-
     count = 0
     rows = db.session.execute(db.select(Transcript.recording_id, Transcript.language,
                                         func.max(Transcript.version)).group_by(Transcript.recording_id,

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from groundwork.config import options
 
+from . import core
+
 
 class CredentialsError(Exception):
     """Stored credentials cannot be decrypted (the key changed) or are malformed."""
@@ -29,8 +31,6 @@ def _derived_key(app_secret: str) -> bytes:
 
 def _fernet(app_secret: str | None = None) -> MultiFernet:
     if app_secret is None:
-        from . import core
-
         app_secret = core.settings().secret_key
     keys = [Fernet(k) for k in options().credentials_keys] + [Fernet(_derived_key(app_secret))]
     return MultiFernet(keys)

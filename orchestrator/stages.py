@@ -11,10 +11,15 @@ from pathlib import Path
 from media import probe
 
 from . import core
+from .asr import transcribe_recording
 from .db import db
 from .models import Asset, Event, EventStatus, Publication, Recording
-from .naming import slugify
-from .pipeline import StageOutcome, now
+from .naming import (
+    slugify,
+    subtitles_prefix,  # noqa: F401 (re-exported)
+)
+from .products import transcode_stage
+from .runtime import StageOutcome, now
 from .seed import portal_channel
 
 Progress = Callable[[float], None]
@@ -22,10 +27,6 @@ Progress = Callable[[float], None]
 
 def media_prefix(recording: Recording) -> str:
     return f"recordings/{recording.id}/media"
-
-
-def subtitles_prefix(recording: Recording) -> str:
-    return f"recordings/{recording.id}/subtitles"
 
 
 def local_source(recording: Recording, workdir: Path) -> Path:
@@ -57,8 +58,6 @@ def stage_probe(recording: Recording, workdir: Path, progress: Progress) -> Stag
 def stage_transcode(recording: Recording, workdir: Path, progress: Progress) -> StageOutcome:
     # orchestrator.products: the ladder at -23 LUFS with poster, thumbnails and storyboard
     # (measured values in Asset.meta), the live trim applied, NVENC when usable, cancellable from the panel.
-    from .products import transcode_stage
-
     data, record = transcode_stage(recording, workdir, local_source(recording, workdir), progress)
     return StageOutcome(data, apply_extra=record)
 
@@ -70,8 +69,6 @@ def stage_transcribe(recording: Recording, workdir: Path, progress: Progress) ->
     if not (recording.probe or {}).get("has_audio", True):
         return StageOutcome({"reason": "no_audio"}, skipped=True)
     # Short recordings are transcribed here; long ones fan out to chunk jobs on the asr queue.
-    from .asr import transcribe_recording
-
     return transcribe_recording(recording, local_source(recording, workdir), workdir, progress)
 
 

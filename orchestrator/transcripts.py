@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from media import MediaError
+from media.timeline import shift_cues
 from transcribe import Cue, Transcript, build_cues, write_srt, write_vtt
 from transcribe.textutil import join_words, nfc
 
@@ -21,7 +23,9 @@ from . import core
 from .db import db
 from .models import Asset, Recording, User, audit
 from .models import Transcript as TranscriptRow
-from .stages import subtitles_prefix
+from .naming import subtitles_prefix
+from .products import DONE, SOCIAL_CUT, EditRefused, MediaProduct, create_social_cut, current_timeline
+from .search import index_cues
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +124,6 @@ def store_automatic(recording: Recording, transcripts: dict[str, Transcript]) ->
             db.session.add(row)
         row.text, row.cues, row.data = transcript.text, cues, transcript.to_dict()
         render_subtitles(recording, language, cues)
-        from .search import index_cues
-
         index_cues(recording.id, language, cues)
         stored.append(Stored(language, 1, len(cues)))
     return stored
@@ -137,10 +139,8 @@ def render_subtitles(recording: Recording, language: str, cues: list[dict[str, A
     _write_pair(f"{prefix}/{language}", language, cues)
     keys = {"subtitles_vtt": f"{prefix}/{language}.vtt", "subtitles_srt": f"{prefix}/{language}.srt"}
     meta: dict[str, Any] = {"cues": len(cues)}
-    timeline = _trim_timeline(recording)
+    timeline = current_timeline(recording)
     if timeline is not None:
-        from media.timeline import shift_cues
-
         shifted = shift_cues(cues, timeline)
         edit = f"recordings/{recording.id}/edit/subtitles/{language}"
         _write_pair(edit, language, shifted)
@@ -164,17 +164,8 @@ def _write_pair(base_key: str, language: str, cues: list[dict[str, Any]]) -> Non
         store.put_file(f"{base_key}.srt", srt, "application/x-subrip; charset=utf-8")
 
 
-def _trim_timeline(recording: Recording):
-    from .products import current_timeline
-    return current_timeline(recording)
-
-
 def rerender_social_cuts(recording: Recording, language: str, user: User | None) -> int:
     """Queue again every social cut with ``language`` subtitles burned in (they show the old text)."""
-    from media import MediaError
-
-    from .products import DONE, SOCIAL_CUT, EditRefused, MediaProduct, create_social_cut
-
     cuts = db.session.execute(db.select(MediaProduct).filter_by(recording_id=recording.id, kind=SOCIAL_CUT,
                                                                 status=DONE).order_by(MediaProduct.id.desc())
                               ).scalars().all()
@@ -258,8 +249,6 @@ def save_edit(recording: Recording, language: str, cues: Any, user: User, base_v
                         cues=cleaned, data=None, created_by_id=user.id)
     db.session.add(row)
     render_subtitles(recording, language, cleaned)
-    from .search import index_cues
-
     index_cues(recording.id, language, cleaned)
     audit(user, "transcript.edit", recording, language=language, version=row.version, cues=len(cleaned))
     db.session.commit()

@@ -209,3 +209,92 @@ def test_no_code_or_doc_points_at_an_issue_number():
              for p in files for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
              if HISTORY_REFERENCE.search(line)]
     assert not found, "\n".join(found)
+
+
+# --- import cycles among orchestrator modules ---------------------------------------------------------
+# Shared runtime pieces live in orchestrator.runtime, tables in orchestrator.models, and one feature reacts
+# to another through a signal (runtime.signals): no orchestrator module needs an import placed inside a
+# function to dodge a cycle.
+
+def _orchestrator_targets(imp: Import) -> set[str]:
+    """The orchestrator modules an import loads: the named module, or for `from package import name` the
+    submodule `name` where there is one (a package's __init__ is left out: orchestrator's are empty of
+    project imports but for publishing's adapter list)."""
+    if _top(imp.module) != "orchestrator":
+        return set()
+    found = {f"{imp.module}.{name}" for name in imp.names if _is_module(f"{imp.module}.{name}")}
+    if not found and imp.module != "orchestrator":
+        found.add(imp.module)
+    return found
+
+
+def orchestrator_import_graph() -> dict[str, set[str]]:
+    """Module → the orchestrator modules it imports, at the top or inside functions alike."""
+    graph: dict[str, set[str]] = {}
+    for path in python_files("orchestrator"):
+        module = _module_name(path)
+        if ".migrations" in module:
+            continue
+        graph[module] = {t for imp in imports_of(path) for t in _orchestrator_targets(imp)} - {module}
+    return graph
+
+
+def modules_in_cycles(graph: dict[str, set[str]]) -> set[str]:
+    """Every module on some import cycle: the members of the strongly connected components with more than
+    one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cyclic: set[str] = set()
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cyclic.update(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cyclic
+
+
+def in_function_project_imports(*folders: str) -> list[Import]:
+    """Imports of project modules placed inside a function body (usually there to dodge a cycle)."""
+    found = []
+    for path in python_files(*folders):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module = _module_name(path)
+        nested = {id(node) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))}
+        found += [imp for imp in imports_of(path, module) if _top(imp.module) in PROJECT_PACKAGES
+                  and any(n.lineno == imp.line and id(n) in nested for n in ast.walk(tree)
+                          if isinstance(n, (ast.Import, ast.ImportFrom)))]
+    return found
+
+
+def test_no_import_cycles_among_orchestrator_modules():
+    cyclic = modules_in_cycles(orchestrator_import_graph())
+    assert not cyclic, ("orchestrator modules on an import cycle (imports inside functions count): "
+                        + ", ".join(sorted(cyclic)))
+
+
+def test_the_cycle_finder_sees_a_cycle_closed_inside_a_function():
+    assert modules_in_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == {"a", "b", "c"}
+    assert modules_in_cycles({"a": {"b"}, "b": set()}) == set()

@@ -2,7 +2,7 @@
 link and QR code, made by an RQ job on the `default` queue (10,000 sites take tens of seconds of QR
 drawing, too long for a request).
 
-The job reports its progress in the RQ job meta (pipeline.Progress) and the invitations page polls it.
+The job reports its progress in the RQ job meta (runtime.Progress) and the invitations page polls it.
 The file is stored under a key derived from everything it shows (invitations.sheet_fingerprint), so a
 stored sheet is current by construction and the same request never makes it twice. It is served, like
 the event's documents, through a short-lived signed URL after the same permission check as the page.
@@ -20,11 +20,11 @@ from markupsafe import Markup
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from orchestrator import core
+from orchestrator import core, runtime
 from orchestrator.db import db
 from orchestrator.invitations import qr_svg, sheet_fingerprint, sheet_key, sheet_prefix
 from orchestrator.models import Event, User, audit
-from orchestrator.pipeline import Progress, queue
+from orchestrator.runtime import Progress
 from orchestrator.scheduling import participant_counts, participation_page, to_local
 
 SHEET_QUEUE = "default"
@@ -73,10 +73,9 @@ def request_sheet(event: Event, user: User | None) -> dict[str, Any]:
     fingerprint = sheet_fingerprint(event, **context)
     if state["state"] == "failed":  # the same job id again: the failed job makes way
         Job.fetch(job_id(event.id, fingerprint), connection=core.redis_connection()).delete()
-    queue(SHEET_QUEUE).enqueue(
-        "web.invitation_sheet.make_sheet", event.id, context["base_url"], context["locale"],
-        job_id=job_id(event.id, fingerprint), job_timeout=JOB_TIMEOUT_S, result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600, description=f"invitations sheet of event {event.id}",
+    runtime.enqueue(
+        make_sheet, event.id, context["base_url"], context["locale"],
+        job_id=job_id(event.id, fingerprint), description=f"invitations sheet of event {event.id}",
         meta={"event_id": event.id, "percent": 0.0})
     audit(user, "event.invitation_sheet", event)
     db.session.commit()
@@ -97,6 +96,8 @@ def _web_app() -> Flask:
     return create_app()
 
 
+# The sheet sets up the panel's app context itself (templates, translations, URL rules).
+@runtime.job(SHEET_QUEUE, timeout=JOB_TIMEOUT_S, app_context=False)
 def make_sheet(event_id: int, base_url: str, locale: str) -> dict[str, Any]:
     """The RQ job: render every site's invitation page into one file and store it. Returns its key."""
     app = current_app._get_current_object() if has_app_context() and "events" in current_app.blueprints \

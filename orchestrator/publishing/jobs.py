@@ -1,33 +1,7 @@
-"""RQ entry points of the publish queue (workers import them by dotted path)."""
+"""Old dotted names of the publish queue's RQ entry points, kept for jobs queued by the previous release
+under `orchestrator.publishing.jobs.*`; new jobs name the functions declared in publishing.service."""
 from __future__ import annotations
 
-from flask import has_app_context
+from .service import publish_job, unpublish_job
 
-from ..db import db
-
-
-def _in_app(func, *args):
-    if has_app_context():
-        try:
-            return func(*args)
-        finally:
-            db.session.remove()
-    from ..jobs import _core_app
-
-    with _core_app().app_context():
-        try:
-            return func(*args)
-        finally:
-            db.session.remove()
-
-
-def publish_job(publication_id: int) -> dict:
-    from .service import run_publication
-
-    return _in_app(run_publication, publication_id)
-
-
-def unpublish_job(publication_id: int) -> dict:
-    from .service import run_unpublish
-
-    return _in_app(run_unpublish, publication_id)
+__all__ = ["publish_job", "unpublish_job"]

@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rq import Queue, Retry, get_current_job
+from rq import get_current_job
 
 from groundwork.config import options
 
-from .. import core
+from .. import core, runtime
 from ..db import db
 from ..models import Asset, Channel, Publication, Recording, User, audit
-from ..pipeline import UserFacingError
+from ..runtime import UserFacingError, now
 from ..secrets import CredentialsError, channel_credentials, decrypt, encrypt
 from . import adapter_classes
 from .base import Adapter, JobContext, MediaFile, PublishError
@@ -35,12 +35,8 @@ from .portal import portal_slug
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "scheduled", "uploading", "processing", "retrying", "unpublishing")
-RETRY_INTERVALS = [30, 120, 600]
+RETRY_INTERVALS = (30, 120, 600)
 TOKEN_WARNING_DAYS = 7
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -254,21 +250,32 @@ def unpublish(pub: Publication, user: User | None) -> bool:
 
 
 def _enqueue(pub: Publication, *, action: str = "publish", run_at: datetime | None = None) -> None:
-    q = Queue("publish", connection=core.redis_connection())
-    kwargs: dict[str, Any] = dict(
-        job_timeout=options().publish_timeout_s,
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
-        description=f"{action} publication {pub.id} ({pub.channel.kind})",
-        meta={"publication_id": pub.id, "percent": 0.0},
-    )
-    func = f"orchestrator.publishing.jobs.{action}_job"
-    job = q.enqueue_at(run_at, func, pub.id, **kwargs) if run_at else q.enqueue(func, pub.id, **kwargs)
+    job = runtime.enqueue(unpublish_job if action == "unpublish" else publish_job, pub.id, at=run_at,
+                          description=f"{action} publication {pub.id} ({pub.channel.kind})",
+                          meta={"publication_id": pub.id, "percent": 0.0})
     pub.rq_job_id = job.id
     db.session.commit()
 
 
 # --- the job bodies -------------------------------------------------------------------------------
+
+def publish_timeout(_duration_s: float) -> int:
+    return options().publish_timeout_s
+
+
+PUBLISH_JOB = dict(timeout=publish_timeout, retry=RETRY_INTERVALS, result_ttl=7 * 24 * 3600,
+                   failure_ttl=30 * 24 * 3600)
+
+
+@runtime.job("publish", **PUBLISH_JOB)
+def publish_job(publication_id: int) -> dict:
+    return run_publication(publication_id)
+
+
+@runtime.job("publish", **PUBLISH_JOB)
+def unpublish_job(publication_id: int) -> dict:
+    return run_unpublish(publication_id)
+
 
 class Lease:
     """A Redis lock per publication, kept alive by a heartbeat thread while the job runs: a killed

@@ -199,7 +199,7 @@ def test_a_worker_killed_mid_chunk_loses_no_other_job(app, tmp_path, shared_data
         # schedules its retry; RQ's scheduler enqueues it when the retry interval has passed.
         registry.cleanup(timestamp=time.time() + 10_000)
         assert started[0] in queue.scheduled_job_registry.get_job_ids()
-        time.sleep(asr.CHUNK_RETRY[1][0] + 1)
+        time.sleep(asr.CHUNK_RETRY[0] + 1)
         scheduler = RQScheduler([queue], connection=core.redis_connection())
         scheduler.acquire_locks()
         scheduler.enqueue_scheduled_jobs()
