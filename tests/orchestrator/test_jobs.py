@@ -34,6 +34,13 @@ EVERY_JOB = {
 }
 
 
+
+def _worker_env(test_env: dict[str, str]) -> dict[str, str]:
+    """The worker imports this package's probe jobs: the repository root goes on its path (the installed
+    package knows only the product's packages)."""
+    return {**os.environ, **test_env, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+
 def test_every_registered_job_runs_on_a_queue_the_workers_listen_to():
     queues = set(load_settings().queues)
     assert set(runtime.JOBS) >= EVERY_JOB
@@ -54,7 +61,7 @@ def test_a_job_enqueued_by_its_function_runs_in_a_worker_with_the_declared_optio
     assert (queued.result_ttl, queued.failure_ttl) == (24 * 3600, 7 * 24 * 3600)
     # A forking worker outside any app context: the job makes the core app itself.
     subprocess.run([str(Path(sys.executable).with_name("diemcau")), "worker", "--burst", "--no-scheduler",
-                    TEST_QUEUE], cwd=REPO_ROOT, env={**os.environ, **test_env}, check=True, timeout=120,
+                    TEST_QUEUE], cwd=REPO_ROOT, env=_worker_env(test_env), check=True, timeout=120,
                    capture_output=True)
     done = Job.fetch(queued.id, connection=conn)
     assert done.get_status() == "finished", done.exc_info
@@ -70,7 +77,7 @@ def test_a_worker_process_connects_the_pipeline_to_the_signal_the_merge_job_send
     Queue(TEST_QUEUE, connection=conn).empty()
     queued = runtime.enqueue(jobs_probe.stage_finished_receivers, queue_name=TEST_QUEUE)
     subprocess.run([str(Path(sys.executable).with_name("diemcau")), "worker", "--burst", "--no-scheduler",
-                    TEST_QUEUE], cwd=REPO_ROOT, env={**os.environ, **test_env}, check=True, timeout=120,
+                    TEST_QUEUE], cwd=REPO_ROOT, env=_worker_env(test_env), check=True, timeout=120,
                    capture_output=True)
     done = Job.fetch(queued.id, connection=conn)
     assert done.get_status() == "finished", done.exc_info

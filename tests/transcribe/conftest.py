@@ -48,6 +48,8 @@ def cpu_opts() -> dict:
 
 @pytest.fixture(scope="session")
 def speech_dir() -> Path:
+    if not SPEECH_DIR.is_dir():
+        pytest.skip(f"shared speech data not found at {SPEECH_DIR} (expected repo/../shared/data)")
     return SPEECH_DIR
 
 
