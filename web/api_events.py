@@ -39,11 +39,11 @@ from .events import (
     document_message,
     event_or_404,
     input_from,
-    join_url,
     live_message,
     scheduling_message,
 )
 from .input_guard import accepts_upload, db_int
+from .links import join_url
 from .schemas import EventBody, ParticipantBody, SeriesBody, parse_body
 from .sites import import_uploads, report_dict
 

@@ -22,7 +22,6 @@ from orchestrator.invitations import (
     delete_document,
     documents,
     event_ics,
-    join_token,
     qr_png,
     qr_svg,
     revoke,
@@ -61,6 +60,8 @@ from .auth import authorize, roles_required
 from .files import signed_url
 from .input_guard import accepts_upload
 from .invitation_sheet import request_sheet, sheet_state, stored_sheet_key
+from .links import join_url
+from .messages import level_label
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 EVENT_PAGE_SIZE = 100         # participants listed on the event page
@@ -155,12 +156,6 @@ def state_labels() -> dict[str, str]:
             "degraded": _("Degraded"), "dropped": _("Dropped")}
 
 
-def level_label(level: str) -> str:
-    labels = {"central": _("Central"), "province": _("Province"), "district": _("District"),
-              "commune": _("Commune")}
-    return labels.get(level, level)
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 def event_or_404(event_id: int, *, manage: bool = False) -> Event:
@@ -169,10 +164,6 @@ def event_or_404(event_id: int, *, manage: bool = False) -> Event:
     if event is not None and event.kind not in ("conference", "report"):
         event = None
     return authorize(Action.EDIT if manage else Action.VIEW, event)
-
-
-def join_url(p: Participation, external: bool = True) -> str:
-    return url_for("join.page", event_id=p.event_id, site_id=p.site_id, token=join_token(p), _external=external)
 
 
 def local_input(value: datetime | None) -> str:

@@ -27,6 +27,9 @@ from orchestrator.models import Event, User, audit
 from orchestrator.runtime import Progress
 from orchestrator.scheduling import participant_counts, participation_page, to_local
 
+from .links import join_url
+from .messages import level_label
+
 SHEET_QUEUE = "default"
 CHUNK = 200          # sites rendered and written at a time: memory stays flat whatever the event's size
 JOB_TIMEOUT_S = 3600
@@ -110,7 +113,6 @@ def make_sheet(event_id: int, base_url: str, locale: str) -> dict[str, Any]:
 
 
 def _make_sheet(event_id: int, base_url: str, locale: str) -> dict[str, Any]:
-    from .events import join_url, level_label
 
     event = db.session.get(Event, event_id)
     # Computed here, not taken from the request: a link revoked while the job waited is in this sheet,

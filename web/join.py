@@ -15,9 +15,10 @@ from orchestrator.scheduling import to_local
 from orchestrator.sites import media_node_for
 
 from .errors import error_response
-from .events import level_label, live_message
+from .events import live_message
 from .extensions import csrf
 from .files import signed_url
+from .messages import level_label
 from .security_headers import allow_connect
 
 bp = Blueprint("join", __name__)

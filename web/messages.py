@@ -16,6 +16,13 @@ STAGE_LABELS = {"probe": _l("Check file"), "transcode": _l("Convert video"), "tr
                 "publish": _l("Publish to portal")}
 
 
+def level_label(level: str) -> str:
+    """A site's administrative level in the user's language."""
+    labels = {"central": _("Central"), "province": _("Province"), "district": _("District"),
+              "commune": _("Commune")}
+    return labels.get(level, level)
+
+
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 

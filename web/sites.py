@@ -27,8 +27,8 @@ from orchestrator.sites import (
 )
 
 from .auth import roles_required
-from .events import level_label
 from .input_guard import accepts_upload, db_int
+from .messages import level_label
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
 

@@ -18,7 +18,8 @@ from orchestrator import core
 from orchestrator.live import wall_snapshot
 
 from .auth import roles_required
-from .events import event_or_404, level_label, state_labels
+from .events import event_or_404, state_labels
+from .messages import level_label
 
 bp = Blueprint("wall", __name__)
 BATCH_S = 0.25
