@@ -13,10 +13,12 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 # Social cuts burn Vietnamese subtitles in with libass: a font with every Vietnamese diacritic (Noto Sans)
 # and fontconfig to find it. Needed to run the product, not only its tests.
-fc-list ":lang=vi" family 2>/dev/null | grep -q "Noto Sans" || need+=(fonts-noto-core fontconfig)
+# (grep reads all of fc-list's output: with -q it would stop early, fc-list would die of SIGPIPE and
+# pipefail would count the font as missing)
+fc-list ":lang=vi" family 2>/dev/null | grep "Noto Sans" >/dev/null || need+=(fonts-noto-core fontconfig)
 if [ "$with_tests" = 1 ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
-  fc-list 2>/dev/null | grep -qi "noto" || need+=(fonts-noto-core)
+  fc-list 2>/dev/null | grep -i "noto" >/dev/null || need+=(fonts-noto-core)
   command -v wrk >/dev/null 2>&1 || need+=(wrk)   # bench/portal_load.py (optional: it has its own load generator)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
