@@ -128,6 +128,17 @@ def test_old_session_and_remember_cookies_die_at_password_change(app, make_user)
                               ).scalar_one_or_none() is not None
 
 
+@pytest.mark.parametrize("login_id", ["9" * 25 + ".1.abc", "\u00b2.1.abc", "1.99999999999.abc", "1.1", ""])
+def test_a_session_naming_an_impossible_user_is_no_user_not_an_error(app, login_id):
+    """A signed session whose user id no database could hold (a session written by another version, or
+    a leaked secret) logs nobody in: the panel sends to the login page instead of failing."""
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = login_id
+    response = client.get("/panel/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
 @pytest.mark.parametrize("current, new, confirm, message", [
     (PASSWORD, "ngắn-quá", "ngắn-quá", "ít nhất 10 ký tự"),
     (PASSWORD, "1234567890", "1234567890", "quá phổ biến"),
