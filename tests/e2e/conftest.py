@@ -119,6 +119,21 @@ def wait_for_js(page, expression: str, timeout: float = 30_000, polling_ms: floa
         page.wait_for_timeout(polling_ms)
 
 
+def wait_for(predicate, timeout: float, what: str, errors: tuple[type[BaseException], ...] = ()):
+    """The first truthy value of predicate(); a service that is down meanwhile (a connection error, or one of
+    `errors`) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (requests.RequestException, *errors):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_for_portal_link(page, timeout: float = 240_000) -> None:
     """On a recording's panel page: the stages move live (no reload) until the portal link appears; fails with
     the stages and the worker's log when a stage failed or time ran out."""

@@ -8,29 +8,15 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from groundwork.redis_server import stop_private_redis
-from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, _free_port
+from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, _free_port, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_diemcau_up_runs_the_whole_system_on_embedded_defaults(tmp_path):

@@ -8,6 +8,7 @@ and no ffmpeg of the job outlives the process that ran it. Measured times are pr
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -26,6 +27,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from tests.e2e.conftest import ARTIFACTS, REPO_ROOT, _free_port
+from tests.e2e.conftest import wait_for as wait_for_service
 from tests.media_helpers import make_video
 
 pytestmark = pytest.mark.e2e
@@ -35,18 +37,8 @@ REDIS_PAGE = "/admin/rq/0/data/queues.json"  # the queue dashboard's data: read 
 REDONE_WITHIN_S = 60
 
 
-def wait_for(predicate, timeout: float, what: str):
-    """The first truthy value of predicate(); a service that is down meanwhile counts as not yet."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (requests.RequestException, RedisError, psutil.Error):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+# Redis restarting and a process that vanished mid-look also count as "not yet".
+wait_for = functools.partial(wait_for_service, errors=(RedisError, psutil.Error))
 
 
 class System:
