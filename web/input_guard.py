@@ -6,7 +6,6 @@ larger than the route accepts (uploads get DIEMCAU_MAX_UPLOAD_MB, everything els
 The schemas of the JSON API (web/schemas.py) check each field's type and range after this."""
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -97,10 +96,10 @@ def _check_json_body() -> None:
     if not raw.strip():
         return
     try:
-        data = json.loads(raw)
+        data = request.get_json()  # Flask keeps the parsed body: the view's get_json() does not parse it again
     except RecursionError:
         raise BadInput(_("The data is nested too deeply."), "json_too_deep") from None
-    except ValueError:  # UnicodeDecodeError included
+    except BadRequest:  # not JSON, or not UTF-8
         raise BadInput(_("The data sent is not valid JSON."), "invalid_json") from None
     if not isinstance(data, dict):
         raise BadInput(_("The data sent must be a JSON object."), "json_not_object")
